@@ -1,0 +1,42 @@
+# The two commands: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-gpu lab data clean help
+
+help:
+	@echo "make run       set up, execute every notebook into build/, write build/summary.md"
+	@echo "make test      set up, run the helper tests and every notebook (fast mode) under nbval"
+	@echo "make lab       open JupyterLab on the notebooks"
+	@echo "make test-gpu  the same suite in full mode on a CUDA GPU"
+	@echo "make clean     remove build/, the virtual environment and unpacked data"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0])'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (course)" >/dev/null
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m helpers.prepare
+
+run: $(STAMP) data
+	$(PY) tools/notebooks.py run
+
+test: $(STAMP) data
+	COURSE_MODE=fast $(PY) -m pytest
+
+lab: $(STAMP) data
+	$(VENV)/bin/jupyter lab notebooks/
+
+test-gpu:
+	bash tools/test_gpu.sh
+
+clean:
+	rm -rf build $(VENV) .venv-gpu
+	find data -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,21 @@
+"""Shared helpers for the course notebooks: configuration, devices, data, training, plots.
+
+Every notebook starts with ``import helpers`` (installed in the virtual environment by
+``make run``), so the plumbing lives here and the lesson stays in the notebook.
+"""
+from .config import ConfigError, data_dir, mode, pick, seed_everything
+from .data import ChecksumMismatch, DataNotFound, as_tensors, fashion_mnist, prepare_fashion_mnist
+from .device import describe_environment, model_device, pick_device, synchronize
+from .models import (CAT_CLASSES, DOG_CLASSES, WeightsUnavailable, imagenet_label,
+                     pretrained)
+from .plots import plot_history, show_images
+from .timing import Timing, benchmark
+from .train import batches, evaluate, fit
+
+__all__ = [
+    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound", "Timing",
+    "WeightsUnavailable", "as_tensors", "batches", "benchmark", "data_dir", "describe_environment",
+    "evaluate", "fashion_mnist", "fit", "imagenet_label", "mode", "model_device", "pick",
+    "pick_device", "plot_history", "prepare_fashion_mnist", "pretrained", "seed_everything",
+    "show_images", "synchronize",
+]

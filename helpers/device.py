@@ -1,0 +1,108 @@
+"""Choosing a device, finding where a model lives, and describing the machine.
+
+Introduced in notebook 00.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import torch
+from torch import nn
+
+from . import config
+
+
+def pick_device() -> torch.device:
+    """Return CUDA if available, else Apple MPS, else CPU (notebook 00).
+
+    ``COURSE_DEVICE`` (for example ``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the
+    choice; asking for a device this machine does not have raises ``RuntimeError``.
+    """
+    override = os.environ.get("COURSE_DEVICE", "").strip()
+    if override:
+        try:
+            device = torch.device(override)
+        except RuntimeError as exc:
+            raise RuntimeError(f"COURSE_DEVICE={override!r} is not a device name "
+                               f"(try cpu, cuda, cuda:0 or mps): {exc}") from None
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise RuntimeError(f"COURSE_DEVICE={override!r} but CUDA is not available here. "
+                                   "Unset COURSE_DEVICE or set it to cpu.")
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise RuntimeError(f"COURSE_DEVICE={override!r} but this machine has "
+                                   f"{torch.cuda.device_count()} CUDA device(s).")
+        if device.type == "mps" and not _mps_available():
+            raise RuntimeError(f"COURSE_DEVICE={override!r} but Apple MPS is not available here. "
+                               "Unset COURSE_DEVICE or set it to cpu.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def model_device(module: nn.Module) -> torch.device:
+    """Return the device of ``next(module.parameters())`` (notebook 00).
+
+    Raises ``ValueError`` for a module that has no parameters (``nn.ReLU()``, say), whose
+    device is not defined.
+    """
+    try:
+        return next(module.parameters()).device
+    except StopIteration:
+        raise ValueError(
+            f"{type(module).__name__} has no parameters, so it has no device of its own; "
+            "ask the tensors it is given instead (tensor.device)."
+        ) from None
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued work on ``device`` to finish; a no-op on CPU (notebooks 00 and 03).
+
+    GPU calls return before the work is done: time only after synchronising.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def describe_environment() -> dict[str, str]:
+    """Return a report of Python, torch, torchvision, CUDA, GPU, mode and device (notebook 00).
+
+    Values are strings ready to print; nothing is printed here.
+    """
+    import torchvision
+
+    device = pick_device()
+    report = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "cuda available": str(torch.cuda.is_available()),
+        "cuda version": str(torch.version.cuda) if torch.version.cuda else "none (CPU build)",
+        "cpu threads": str(torch.get_num_threads()),
+        "mode": config.mode(),
+        "device": str(device),
+    }
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        report["gpu count"] = str(count)
+        for i in range(count):
+            props = torch.cuda.get_device_properties(i)
+            report[f"gpu {i}"] = f"{props.name}, {props.total_memory / 2**30:.1f} GiB"
+    else:
+        report["gpu count"] = "0"
+    report["mps available"] = str(_mps_available())
+    return report

@@ -1,0 +1,65 @@
+"""Timing code honestly: warm-up, synchronise, repeat, report the median and the spread.
+
+Introduced in notebook 00 (CPU vs device matrix multiply); notebook 03 builds its batch
+size sweep on it.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+from .device import synchronize
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call over ``repeats`` timed calls, after ``warmup`` untimed ones."""
+
+    median: float
+    min: float
+    max: float
+    mean: float
+    stdev: float
+    repeats: int
+    warmup: int
+
+    def as_dict(self) -> dict[str, float]:
+        """Return the fields as a plain dict (for tables)."""
+        return asdict(self)
+
+    def spread(self) -> float:
+        """Return ``(max - min) / median``: the run-to-run spread as a fraction of the median."""
+        return (self.max - self.min) / self.median if self.median > 0 else float("inf")
+
+
+def benchmark(fn: Callable[[], object], *, device: torch.device | str = "cpu", warmup: int = 3,
+              repeats: int = 10, min_seconds: float = 0.0) -> Timing:
+    """Return a :class:`Timing` of ``fn()`` on ``device`` (notebook 00).
+
+    Runs ``fn`` ``warmup`` times untimed (first calls pay for allocation, kernel selection and
+    caches), then ``repeats`` timed calls, each followed by :func:`helpers.device.synchronize`
+    so that queued GPU work is counted. Keeps repeating past ``repeats`` until the timed calls
+    add up to at least ``min_seconds``.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times: list[float] = []
+    while len(times) < repeats or sum(times) < min_seconds:
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return Timing(
+        median=statistics.median(times), min=min(times), max=max(times),
+        mean=statistics.fmean(times), stdev=statistics.stdev(times) if len(times) > 1 else 0.0,
+        repeats=len(times), warmup=warmup,
+    )

@@ -1,0 +1,135 @@
+"""A plain classification training loop with a progress bar and a per-epoch history.
+
+Introduced in notebook 00's check of the environment and used from notebook 02 on. The
+loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, step.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable, Iterator
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+from tqdm.auto import tqdm
+
+from .device import model_device
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def batches(data: Dataset | DataLoader | Iterable[Batch], batch_size: int = 32, *,
+            shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator[Batch]:
+    """Yield ``(x, y)`` batches from a ``TensorDataset``, a ``DataLoader`` or any iterable of pairs (notebook 02).
+
+    A ``TensorDataset`` is sliced directly (no per-item Python work, no collate), which is
+    what keeps small-model training fast on a CPU and the GPU busy. The last batch may be
+    smaller. Other datasets go through a ``DataLoader`` with ``num_workers=0``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if isinstance(data, TensorDataset):
+        x, y = data.tensors[0], data.tensors[1]
+        n = len(x)
+        if shuffle:
+            order = torch.randperm(n, generator=generator).to(x.device)
+        else:
+            order = None
+        for start in range(0, n, batch_size):
+            if order is None:
+                yield x[start:start + batch_size], y[start:start + batch_size]
+            else:
+                idx = order[start:start + batch_size]
+                yield x[idx], y[idx]
+    elif isinstance(data, Dataset):
+        yield from DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                              num_workers=0)
+    else:
+        yield from data
+
+
+def _loss_and_correct(model: nn.Module, loss_fn: Callable, x: torch.Tensor,
+                      y: torch.Tensor) -> tuple[torch.Tensor, int]:
+    out = model(x)
+    if out.ndim == 1 or out.shape[-1] == 1:  # one logit per item: binary (BCEWithLogitsLoss)
+        out = out.reshape(-1)
+        loss = loss_fn(out, y.float().reshape(-1))
+        correct = int(((out > 0).long() == y.reshape(-1).long()).sum())
+    else:
+        loss = loss_fn(out, y)
+        correct = int((out.argmax(dim=-1) == y).sum())
+    return loss, correct
+
+
+def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None,
+             batch_size: int = 256, device: torch.device | str | None = None) -> dict[str, float]:
+    """Return ``{"loss": mean loss, "accuracy": fraction correct, "n": items}`` on ``data`` (notebook 02).
+
+    Runs in eval mode under ``torch.no_grad()`` and restores the model's previous mode.
+    A model with one output per item is treated as binary (logit > 0 means class 1).
+    """
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    device = torch.device(device) if device is not None else model_device(model)
+    was_training = model.training
+    model.eval()
+    total_loss, correct, n = 0.0, 0, 0
+    try:
+        with torch.no_grad():
+            for x, y in batches(data, batch_size):
+                x, y = x.to(device), y.to(device)
+                loss, c = _loss_and_correct(model, loss_fn, x, y)
+                total_loss += float(loss) * len(y)
+                correct += c
+                n += len(y)
+    finally:
+        model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate got no data: the dataset or loader is empty.")
+    return {"loss": total_loss / n, "accuracy": correct / n, "n": n}
+
+
+def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
+        optimizer: torch.optim.Optimizer | None = None, loss_fn: Callable | None = None,
+        batch_size: int = 32, device: torch.device | str | None = None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        generator: torch.Generator | None = None, progress: bool = True) -> list[dict[str, float]]:
+    """Train ``model`` and return its history, one dict per epoch (notebook 02).
+
+    Each dict holds ``epoch``, ``train_loss``, ``train_accuracy``, ``seconds`` and, when
+    ``valid_data`` is given, ``valid_loss`` and ``valid_accuracy``. Defaults: Adam at its
+    default learning rate and cross-entropy, the course's choices. ``augment`` is applied to
+    each training batch of inputs (the course's per-batch augmentation). ``train_data`` may
+    be a ``TensorDataset`` (sliced, fast), any ``Dataset`` or a ``DataLoader``.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    device = torch.device(device) if device is not None else model_device(model)
+    optimizer = optimizer or torch.optim.Adam(model.parameters())
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    history: list[dict[str, float]] = []
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        total_loss, correct, n = 0.0, 0, 0
+        bar = tqdm(batches(train_data, batch_size, shuffle=True, generator=generator),
+                   desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+        for x, y in bar:
+            x, y = x.to(device), y.to(device)
+            if augment is not None:
+                x = augment(x)
+            optimizer.zero_grad(set_to_none=True)
+            loss, c = _loss_and_correct(model, loss_fn, x, y)
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss) * len(y)
+            correct += c
+            n += len(y)
+        if n == 0:
+            raise ValueError("fit got no training data: the dataset or loader is empty.")
+        row = {"epoch": epoch, "train_loss": total_loss / n, "train_accuracy": correct / n}
+        if valid_data is not None:
+            result = evaluate(model, valid_data, loss_fn=loss_fn, device=device)
+            row["valid_loss"], row["valid_accuracy"] = result["loss"], result["accuracy"]
+        row["seconds"] = time.perf_counter() - start
+        history.append(row)
+    return history

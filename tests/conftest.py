@@ -1,0 +1,50 @@
+"""Test-suite settings: fast mode by default and a time budget for every notebook.
+
+nbval turns each notebook into one test item per cell; the kernel starts in the first
+item's setup, so the sum of a notebook's items is its time from a fresh kernel to the end.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("COURSE_MODE", "fast")  # the suite forces fast unless told otherwise (make test-gpu)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+FAST_BUDGET_S = 60.0   # per notebook on a 2-core CPU, kernel start included
+FULL_BUDGET_S = 900.0  # per notebook in full mode on a GPU
+
+_seconds: dict[str, float] = defaultdict(float)
+
+
+def budget_seconds() -> float:
+    return FAST_BUDGET_S if os.environ.get("COURSE_MODE") == "fast" else FULL_BUDGET_S
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        _seconds[path] += report.duration
+
+
+def over_budget() -> dict[str, float]:
+    limit = budget_seconds()
+    return {nb: s for nb, s in _seconds.items() if s > limit}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if not _seconds:
+        return
+    tr = terminalreporter
+    tr.section(f"notebook seconds ({os.environ.get('COURSE_MODE')} mode, budget {budget_seconds():.0f} s each)")
+    for nb in sorted(_seconds):
+        flag = "  OVER BUDGET" if _seconds[nb] > budget_seconds() else ""
+        tr.write_line(f"{_seconds[nb]:7.1f} s  {Path(nb).name}{flag}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
+    if over_budget() and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
