@@ -14,12 +14,15 @@ import shutil
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from . import config
+
+if TYPE_CHECKING:
+    from torchvision.datasets import FashionMNIST
 
 
 class DataNotFound(FileNotFoundError):
@@ -112,7 +115,7 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
 
 def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
                           download: bool = True, timeout: float = 30.0) -> tuple[Path, str]:
-    """Make sure the four Fashion-MNIST files are in ``data/FashionMNIST/raw/``; return (root, source).
+    """Return ``(root, source)`` once the Fashion-MNIST files are in ``data/FashionMNIST/raw/`` (notebook 00).
 
     Sources in order: the cache, the Debian copy (unpacked from ``system_dir``), then
     torchvision's download with a socket timeout. Every file is checked against the
@@ -165,7 +168,7 @@ def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
     )
 
 
-def fashion_mnist(train: bool = True, transform=None):
+def fashion_mnist(train: bool = True, transform=None) -> "FashionMNIST":
     """Return torchvision's ``FashionMNIST`` (train or test split), preparing the files first (notebook 00).
 
     See :func:`prepare_fashion_mnist` for the sources tried. Default transform: none (PIL

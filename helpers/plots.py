@@ -8,6 +8,7 @@ import math
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 import numpy as np
 import torch
 
@@ -30,7 +31,7 @@ def _to_hwc(image) -> np.ndarray:
 
 
 def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols: int = 8,
-                cmap: str = "gray", size: float = 1.6, suptitle: str | None = None):
+                cmap: str = "gray", size: float = 1.6, suptitle: str | None = None) -> Figure:
     """Return a matplotlib figure with ``images`` in a grid, each with its title (notebook 00).
 
     Images may be tensors (C×H×W or H×W), NumPy arrays or PIL images. Grayscale images use
@@ -59,7 +60,7 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols:
     return fig
 
 
-def plot_history(history: Sequence[dict], *, title: str = "Training history"):
+def plot_history(history: Sequence[dict], *, title: str = "Training history") -> Figure:
     """Return a figure with loss and accuracy per epoch from :func:`helpers.train.fit`'s history (notebook 02)."""
     if not history:
         raise ValueError("plot_history got an empty history: train for at least one epoch")

@@ -78,7 +78,7 @@ def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None,
             for x, y in batches(data, batch_size):
                 x, y = x.to(device), y.to(device)
                 loss, c = _loss_and_correct(model, loss_fn, x, y)
-                total_loss += float(loss) * len(y)
+                total_loss += float(loss.detach()) * len(y)
                 correct += c
                 n += len(y)
     finally:
@@ -121,7 +121,7 @@ def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
             loss, c = _loss_and_correct(model, loss_fn, x, y)
             loss.backward()
             optimizer.step()
-            total_loss += float(loss) * len(y)
+            total_loss += float(loss.detach()) * len(y)
             correct += c
             n += len(y)
         if n == 0:

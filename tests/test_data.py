@@ -1,0 +1,108 @@
+"""helpers.data: the registry, Fashion-MNIST's sources in order, checksums, as_tensors."""
+import gzip
+import hashlib
+
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from helpers import data
+
+
+@pytest.fixture
+def fake_fashion(monkeypatch, tmp_path):
+    """A fake Debian folder of four .gz files whose contents the registry expects."""
+    system = tmp_path / "system"
+    system.mkdir()
+    files = {}
+    for name in data.REGISTRY["fashion-mnist"].files:
+        content = f"content of {name}".encode()
+        with gzip.open(system / f"{name}.gz", "wb") as fh:
+            fh.write(content)
+        files[name] = hashlib.sha256(content).hexdigest()
+    entry = data.REGISTRY["fashion-mnist"]
+    monkeypatch.setitem(data.REGISTRY, "fashion-mnist",
+                        data.DatasetEntry(entry.name, entry.licence, entry.homepage, entry.sources, files))
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
+    return system
+
+
+def test_registry_entries_name_licence_and_checksums():
+    for entry in data.REGISTRY.values():
+        assert entry.licence and entry.homepage.startswith("https://") and entry.sources
+        assert all(len(d) == 64 and int(d, 16) >= 0 for d in entry.files.values())
+
+
+def test_system_copy_is_unpacked_then_cached(fake_fashion, tmp_path):
+    root, source = data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    assert "Debian" in source
+    raw = root / "FashionMNIST" / "raw"
+    assert (raw / "t10k-labels-idx1-ubyte").read_bytes() == b"content of t10k-labels-idx1-ubyte"
+    assert not list(raw.glob("*.partial"))
+    _, source = data.prepare_fashion_mnist(system_dir=tmp_path / "gone", download=False)
+    assert source.startswith("cache")
+
+
+def test_corrupt_cache_is_deleted_with_a_clear_message(fake_fashion):
+    root, _ = data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    bad = root / "FashionMNIST" / "raw" / "train-labels-idx1-ubyte"
+    bad.write_bytes(b"truncated")
+    with pytest.raises(data.ChecksumMismatch, match="train-labels-idx1-ubyte.*deleted"):
+        data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    assert not bad.exists()
+    _, source = data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)  # heals itself
+    assert "Debian" in source
+
+
+def test_missing_everywhere_names_the_fix(fake_fashion, tmp_path):
+    with pytest.raises(data.DataNotFound, match="apt-get install dataset-fashion-mnist"):
+        data.prepare_fashion_mnist(system_dir=tmp_path / "nothing", download=False)
+
+
+def test_failed_download_is_reported_not_raised_raw(fake_fashion, tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
+    with pytest.raises(data.DataNotFound, match="download failed: OSError: Network is unreachable"):
+        data.prepare_fashion_mnist(system_dir=tmp_path / "nothing", download=True, timeout=1)
+
+
+def test_real_fashion_mnist_loads():
+    test_set = data.fashion_mnist(train=False)
+    assert len(test_set) == 10_000
+    assert list(test_set.classes) == list(data.FASHION_MNIST_CLASSES)
+
+
+def test_as_tensors_from_the_real_dataset():
+    ds = data.as_tensors(data.fashion_mnist(train=False), limit=100)
+    x, y = ds.tensors
+    assert x.shape == (100, 1, 28, 28) and x.dtype == torch.float32
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 and float(x.max()) > 0.5
+    assert y.dtype == torch.int64 and y.tolist() == data.fashion_mnist(train=False).targets[:100].tolist()
+
+
+class PilPairs(Dataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return Image.new("L", (4, 3), color=i * 10), i % 2
+
+
+def test_as_tensors_from_pil_items():
+    x, y = data.as_tensors(PilPairs(5)).tensors
+    assert x.shape == (5, 1, 3, 4)
+    assert torch.allclose(x[:, 0, 0, 0], torch.tensor([0, 10, 20, 30, 40]) / 255)
+    assert y.tolist() == [0, 1, 0, 1, 0]
+
+
+def test_as_tensors_refuses_empty():
+    with pytest.raises(ValueError, match="empty"):
+        data.as_tensors(PilPairs(0))

@@ -1,0 +1,91 @@
+"""Repository hygiene: notebook names, kernels, stored outputs, pins, helper docstrings."""
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import helpers
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NAME = re.compile(r"^\d\d[a-z]?_[a-z0-9]+(_[a-z0-9]+)*\.ipynb$")
+GOLDEN_MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def is_golden(cell) -> bool:
+    return GOLDEN_MARK in [line.strip() for line in cell.source.splitlines()] or \
+        "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no .ipynb files"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_hygiene(path):
+    assert NAME.match(path.name), f"{path.name}: name must look like NN_snake_case.ipynb or NNa_snake_case.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernelspec must be python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for i, cell in enumerate(code):
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{path.name}: code cell {i} stores an error output"
+        if not is_golden(cell):
+            assert not cell.get("outputs"), (f"{path.name}: code cell {i} stores outputs but is not golden; "
+                                             "run `.venv/bin/python tools/notebooks.py strip`")
+        else:
+            assert cell.get("outputs"), f"{path.name}: golden cell {i} has no stored output to compare"
+    assert "import helpers" in code[0].source, f"{path.name}: the first code cell should import helpers and set the knobs"
+    tail = "\n".join(c.source for c in code[-3:])
+    assert "assert" in tail, f"{path.name}: should end with a check-yourself cell of assertions"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
+    assert "check yourself" in text, f"{path.name}: no 'Check yourself' section"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_do_not_redefine_helpers(path):
+    nb = nbformat.read(path, as_version=4)
+    public = set(helpers.__all__)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                assert node.name not in public, f"{path.name} redefines helpers.{node.name}"
+
+
+def test_environment_yml_pins_match_pyproject():
+    pyproject = set(re.findall(r'^\s+"([A-Za-z0-9_.\-]+==[^"]+)",$', (ROOT / "pyproject.toml").read_text(), re.M))
+    conda = set(re.findall(r"^\s+- ([A-Za-z0-9_.\-]+==\S+)$", (ROOT / "environment.yml").read_text(), re.M))
+    assert pyproject, "no pins found in pyproject.toml"
+    assert pyproject == conda, f"only in pyproject: {pyproject - conda}; only in environment.yml: {conda - pyproject}"
+
+
+def _public_functions():
+    for name in helpers.__all__:
+        obj = getattr(helpers, name)
+        if inspect.isfunction(obj):
+            yield name, obj
+
+
+@pytest.mark.parametrize("name, fn", list(_public_functions()), ids=lambda x: x if isinstance(x, str) else "")
+def test_public_helpers_have_hints_and_a_docstring_naming_a_notebook(name, fn):
+    doc = inspect.getdoc(fn) or ""
+    assert re.search(r"notebooks? \d\d", doc.splitlines()[0] if doc else ""), \
+        f"helpers.{name}: the docstring's first line should say what it returns and name its notebook"
+    assert "return" in fn.__annotations__, f"helpers.{name} has no return type hint"
+
+
+def test_library_code_does_not_print():
+    allowed = {"prepare.py"}  # its job is to report
+    for path in (ROOT / "helpers").glob("*.py"):
+        if path.name in allowed:
+            continue
+        tree = ast.parse(path.read_text())
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print"]
+        assert not calls, f"helpers/{path.name} calls print() at line {calls[0].lineno}; return values instead"

@@ -1,0 +1,58 @@
+"""helpers.plots and helpers.timing."""
+import time
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+matplotlib.use("Agg")
+
+from helpers import plots, timing  # noqa: E402
+
+
+def test_show_images_grid_titles_and_formats():
+    images = [torch.rand(1, 8, 8), torch.rand(3, 8, 8), np.zeros((8, 8, 3), np.uint8), Image.new("L", (8, 8))]
+    fig = plots.show_images(images, ["a", "b", "c", "d"], ncols=3)
+    axes = fig.axes
+    assert len(axes) == 6
+    assert [ax.get_title() for ax in axes[:4]] == ["a", "b", "c", "d"]
+    assert axes[1].images[0].get_array().shape == (8, 8, 3)
+
+
+def test_show_images_refuses_mismatched_titles_and_bad_shapes():
+    with pytest.raises(ValueError, match="2 images but 1 titles"):
+        plots.show_images([torch.rand(4, 4)] * 2, ["x"])
+    with pytest.raises(ValueError, match="shape"):
+        plots.show_images([torch.rand(2, 2, 2, 2)])
+
+
+def test_plot_history_draws_both_splits():
+    history = [{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5, "valid_loss": 1.1, "valid_accuracy": 0.4},
+               {"epoch": 2, "train_loss": 0.5, "train_accuracy": 0.8, "valid_loss": 0.7, "valid_accuracy": 0.7}]
+    fig = plots.plot_history(history)
+    loss_ax, acc_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == ["train", "valid"]
+    assert list(acc_ax.lines[1].get_ydata()) == [0.4, 0.7]
+    with pytest.raises(ValueError):
+        plots.plot_history([])
+
+
+def test_benchmark_warms_up_and_repeats():
+    calls = []
+    result = timing.benchmark(lambda: calls.append(1), warmup=2, repeats=5)
+    assert len(calls) == 7 and result.repeats == 5 and result.warmup == 2
+    assert result.min <= result.median <= result.max
+
+
+def test_benchmark_measures_real_time_and_honours_min_seconds():
+    result = timing.benchmark(lambda: time.sleep(0.01), warmup=0, repeats=2, min_seconds=0.05)
+    assert result.median >= 0.009
+    assert result.repeats >= 5
+    assert result.spread() == pytest.approx((result.max - result.min) / result.median)
+
+
+def test_benchmark_rejects_bad_counts():
+    with pytest.raises(ValueError):
+        timing.benchmark(lambda: None, repeats=0)
