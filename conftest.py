@@ -1,4 +1,4 @@
-"""Test-suite settings: fast mode by default and a time budget for every notebook.
+"""Test-suite settings (at the root so that they apply to tests/ and notebooks/ alike): fast mode by default and a time budget for every notebook.
 
 nbval turns each notebook into one test item per cell; the kernel starts in the first
 item's setup, so the sum of a notebook's items is its time from a fresh kernel to the end.
@@ -21,6 +21,10 @@ _seconds: dict[str, float] = defaultdict(float)
 
 
 def budget_seconds() -> float:
+    """Seconds allowed per notebook: COURSE_NOTEBOOK_BUDGET_S, else 60 in fast mode and 900 in full."""
+    override = os.environ.get("COURSE_NOTEBOOK_BUDGET_S")
+    if override:
+        return float(override)
     return FAST_BUDGET_S if os.environ.get("COURSE_MODE") == "fast" else FULL_BUDGET_S
 
 
@@ -48,3 +52,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     if over_budget() and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        names = ", ".join(f"{Path(nb).name} ({s:.1f} s)" for nb, s in over_budget().items())
+        session.config.get_terminal_writer().line(
+            f"FAILED: notebook time budget of {budget_seconds():.0f} s exceeded by {names}", red=True)

@@ -1,0 +1,35 @@
+"""The per-notebook time budget in conftest.py really fails a slow notebook."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_suite_on(tmp_path, seconds: float, budget: str):
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    nb = new_notebook(cells=[new_code_cell(f"import time\ntime.sleep({seconds})")],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, tmp_path / "notebooks" / "99_sleepy.ipynb")
+    env = {**__import__("os").environ, "COURSE_NOTEBOOK_BUDGET_S": budget, "COURSE_MODE": "fast"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval-lax",
+                           "--nbval-current-env", "-q", "notebooks"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_slow_notebook_fails_the_suite_and_is_named(tmp_path):
+    result = run_suite_on(tmp_path, seconds=1.5, budget="1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "99_sleepy.ipynb  OVER BUDGET" in result.stdout
+    assert "budget of 1 s exceeded by 99_sleepy.ipynb" in result.stdout
+
+
+def test_notebook_within_budget_passes_and_is_timed(tmp_path):
+    result = run_suite_on(tmp_path, seconds=0, budget="60")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "99_sleepy.ipynb" in result.stdout and "OVER BUDGET" not in result.stdout
