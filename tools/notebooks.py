@@ -65,7 +65,7 @@ def execute(path: Path, *, mode: str | None, timeout: int = 900):
     try:
         client.execute()
     except CellExecutionError as exc:
-        error = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+        error = f"{exc.ename}: {exc.evalue}"
     except Exception as exc:  # kernel died, timeout
         error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -99,23 +99,23 @@ def cmd_strip(paths: list[Path]) -> int:
     return 0
 
 
-def cmd_run(paths: list[Path]) -> int:
+def cmd_run(paths: list[Path], build: Path = BUILD) -> int:
     import torch
     from nbconvert import HTMLExporter
 
     sys.path.insert(0, str(ROOT))
     import helpers
 
-    BUILD.mkdir(exist_ok=True)
+    build.mkdir(parents=True, exist_ok=True)
     mode = helpers.mode()
     device = str(helpers.pick_device())
     rows = []
     for path in paths:
         print(f"running {path.name} ({mode} mode on {device}) ...", flush=True)
         nb, seconds, error = execute(path, mode=mode)
-        nbformat.write(nb, BUILD / path.name)
+        nbformat.write(nb, build / path.name)
         html, _ = HTMLExporter().from_notebook_node(nb)
-        (BUILD / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
+        (build / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
         status = "ok" if error is None else f"FAILED: {error}"
         print(f"  {status} in {seconds:.1f} s", flush=True)
         rows.append((path.name, status, seconds))
@@ -128,8 +128,8 @@ def cmd_run(paths: list[Path]) -> int:
         "| notebook | status | seconds | mode | device |", "|---|---|---|---|---|",
     ]
     lines += [f"| {name} | {status} | {seconds:.1f} | {mode} | {device} |" for name, status, seconds in rows]
-    (BUILD / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {BUILD / 'summary.md'}")
+    (build / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {build / 'summary.md'}")
     return 1 if any(status != "ok" for _, status, _ in rows) else 0
 
 
@@ -137,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("run", "golden", "strip"))
     parser.add_argument("notebooks", nargs="*")
-    args = parser.parse_args(argv)
+    parser.add_argument("--build", type=Path, default=BUILD, help="output folder for `run` (default: build/)")
+    args = parser.parse_intermixed_args(argv)
     paths = notebook_paths(args.notebooks)
     if not paths:
         print("no notebooks found in notebooks/", file=sys.stderr)
         return 1
-    return {"run": cmd_run, "golden": cmd_golden, "strip": cmd_strip}[args.command](paths)
+    if args.command == "run":
+        return cmd_run(paths, args.build)
+    return {"golden": cmd_golden, "strip": cmd_strip}[args.command](paths)
 
 
 if __name__ == "__main__":
