@@ -1,0 +1,141 @@
+"""Interactive widgets: an editor for a small grid of numbers (a kernel) and a live figure panel.
+
+Introduced in notebook 02 (the 3×3 kernel editor beside the filtered photo). The widgets
+only collect numbers and call back; what is drawn stays in the notebook, so that the
+drawing function can also be called directly (and checked) under the test suite, where
+there is no browser.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import display
+from matplotlib.figure import Figure
+
+CUSTOM = "custom"
+
+
+class KernelEditor:
+    """A preset dropdown above a grid of number boxes; see :func:`kernel_editor` (notebook 02).
+
+    Attributes: ``dropdown`` (the presets plus ``custom_label``), ``cells`` (rows of
+    ``FloatText``, one per kernel entry) and ``widget`` (the whole editor, ready to display).
+    """
+
+    def __init__(self, presets: Mapping[str, torch.Tensor | Sequence[Sequence[float]]],
+                 on_change: Callable[[torch.Tensor], object], *, initial: str | None = None,
+                 custom_label: str = CUSTOM, step: float = 0.1, cell_width: str = "5em") -> None:
+        if not presets:
+            raise ValueError("kernel_editor needs at least one preset kernel, got none")
+        self.presets = {name: _as_kernel(name, values) for name, values in presets.items()}
+        shapes = {name: tuple(k.shape) for name, k in self.presets.items()}
+        first_name = next(iter(shapes))
+        for name, shape in shapes.items():
+            if shape != shapes[first_name]:
+                raise ValueError(f"every preset must have the same shape: {first_name!r} is "
+                                 f"{shapes[first_name]} but {name!r} is {shape}")
+        if custom_label in self.presets:
+            raise ValueError(f"a preset may not be called {custom_label!r}: that name marks an edited "
+                             "kernel; rename the preset or pass another custom_label")
+        initial = first_name if initial is None else initial
+        if initial not in self.presets:
+            raise ValueError(f"initial preset {initial!r} is not one of {list(self.presets)}")
+        self.custom_label = custom_label
+        self.on_change = on_change
+        self._filling = False  # True while a preset is written into the cells
+
+        rows, cols = shapes[first_name]
+        start = self.presets[initial]
+        self.cells = [[widgets.FloatText(value=float(start[r, c]), step=step,
+                                         layout=widgets.Layout(width=cell_width))
+                       for c in range(cols)] for r in range(rows)]
+        self.dropdown = widgets.Dropdown(options=[*self.presets, custom_label], value=initial,
+                                         description="preset")
+        for row in self.cells:
+            for cell in row:
+                cell.observe(self._cell_edited, names="value")
+        self.dropdown.observe(self._preset_chosen, names="value")
+        grid = widgets.GridBox([cell for row in self.cells for cell in row],
+                               layout=widgets.Layout(grid_template_columns=f"repeat({cols}, {cell_width})"))
+        self.widget = widgets.VBox([self.dropdown, grid])
+
+    def kernel(self) -> torch.Tensor:
+        """Return the numbers now in the grid as a float32 tensor of the presets' shape (notebook 02)."""
+        return torch.tensor([[cell.value for cell in row] for row in self.cells], dtype=torch.float32)
+
+    def refresh(self) -> None:
+        """Call ``on_change`` once with the current kernel, e.g. to fill a panel at start (notebook 02)."""
+        self.on_change(self.kernel())
+
+    def _preset_chosen(self, change) -> None:
+        name = change["new"]
+        if name == self.custom_label:  # chosen by hand or set by an edit: keep the numbers as they are
+            return
+        self._filling = True
+        try:
+            values = self.presets[name]
+            for r, row in enumerate(self.cells):
+                for c, cell in enumerate(row):
+                    cell.value = float(values[r, c])
+        finally:
+            self._filling = False
+        self.refresh()
+
+    def _cell_edited(self, change) -> None:
+        if self._filling:
+            return
+        self.dropdown.value = self.custom_label  # an edited kernel is no longer the preset
+        self.refresh()
+
+
+def _as_kernel(name: str, values) -> torch.Tensor:
+    kernel = torch.as_tensor(values, dtype=torch.float32)
+    if kernel.ndim != 2 or kernel.numel() == 0:
+        raise ValueError(f"preset {name!r} must be a non-empty 2-D grid of numbers, "
+                         f"got shape {tuple(kernel.shape)}")
+    return kernel
+
+
+def kernel_editor(presets: Mapping[str, torch.Tensor | Sequence[Sequence[float]]],
+                  on_change: Callable[[torch.Tensor], object], *, initial: str | None = None,
+                  custom_label: str = CUSTOM, step: float = 0.1) -> KernelEditor:
+    """Return a :class:`KernelEditor`: a preset dropdown and a grid of number boxes (notebook 02).
+
+    ``presets`` maps names to 2-D kernels of one shape (3×3 in notebook 02, any shape
+    works); the grid has one box per entry and starts at ``initial`` (default: the first
+    preset). Choosing a preset writes it into the grid and calls ``on_change(kernel)``
+    once. Editing any box, by hand or by setting ``cells[r][c].value`` in code, switches
+    the dropdown to ``custom_label`` and calls ``on_change(kernel)`` once. Choosing
+    ``custom_label`` itself keeps the numbers and calls nothing. Nothing is called at
+    creation: call :meth:`KernelEditor.refresh` for a first drawing. Raises ``ValueError``
+    for no presets, presets of different shapes or not 2-D, a preset named
+    ``custom_label``, or an unknown ``initial``.
+    """
+    return KernelEditor(presets, on_change, initial=initial, custom_label=custom_label, step=step)
+
+
+def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable[..., Figure]]:
+    """Return ``(panel, redraw)``: an ``Output`` widget and a function that redraws it (notebook 02).
+
+    ``redraw(*args, **kwargs)`` calls ``draw(*args, **kwargs)``, which must return a
+    matplotlib figure, replaces the panel's content with that figure, closes the figure
+    (so that the inline backend does not show it a second time below the cell) and
+    returns it. Pass ``redraw`` as a widget callback, e.g. ``kernel_editor(..., redraw)``.
+    """
+    panel = widgets.Output()
+
+    def redraw(*args, **kwargs) -> Figure:
+        fig = draw(*args, **kwargs)
+        if not isinstance(fig, Figure):
+            raise TypeError(f"the draw function must return a matplotlib Figure, got {type(fig).__name__}; "
+                            "end it with `return fig`")
+        with panel:
+            panel.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+        return fig
+
+    return panel, redraw
