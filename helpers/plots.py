@@ -17,7 +17,7 @@ def _to_hwc(image) -> np.ndarray:
     """Return an image as a NumPy array, H×W or H×W×C, ready for ``imshow``."""
     if isinstance(image, torch.Tensor):
         arr = image.detach().cpu().float()
-        if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] not in (1, 3, 4):
+        if arr.ndim == 3 and arr.shape[0] in (1, 3, 4):  # tensors are C×H×W, PyTorch's convention
             arr = arr.permute(1, 2, 0)
         arr = arr.numpy()
     else:
@@ -34,7 +34,7 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols:
                 cmap: str = "gray", size: float = 1.6, suptitle: str | None = None) -> Figure:
     """Return a matplotlib figure with ``images`` in a grid, each with its title (notebook 00).
 
-    Images may be tensors (C×H×W or H×W), NumPy arrays or PIL images. Grayscale images use
+    Images may be tensors (C×H×W or H×W), NumPy arrays (H×W×C or H×W) or PIL images. Grayscale images use
     ``cmap``; colour images are shown as they are (floats in [0, 1] or uint8).
     """
     images = list(images)
@@ -44,7 +44,8 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols:
         raise ValueError(f"got {len(images)} images but {len(titles)} titles")
     ncols = max(1, min(ncols, len(images)))
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+    title_room = 0.3 if titles is not None else 0.0  # per row, so titles do not hide under the row above
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + title_room) * nrows + (0.4 if suptitle else 0)),
                              squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")

@@ -21,6 +21,14 @@ def test_show_images_grid_titles_and_formats():
     assert axes[1].images[0].get_array().shape == (8, 8, 3)
 
 
+def test_show_images_reads_small_tensors_as_channels_first():
+    kernel = torch.zeros(3, 3, 3)
+    kernel[0] = 1.0  # the red channel only
+    fig = plots.show_images([kernel])
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.shape == (3, 3, 3) and shown[..., 0].min() == 1.0 and shown[..., 1:].max() == 0.0
+
+
 def test_show_images_refuses_mismatched_titles_and_bad_shapes():
     with pytest.raises(ValueError, match="2 images but 1 titles"):
         plots.show_images([torch.rand(4, 4)] * 2, ["x"])

@@ -37,8 +37,9 @@ def test_strip_keeps_only_golden_outputs(tmp_path):
     golden = new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)", execution_count=1,
                            outputs=[new_output("stream", name="stdout", text="1\n")])
     plain = new_code_cell("print(2)", execution_count=2, outputs=[new_output("stream", name="stdout", text="2\n")])
-    nbformat.write(new_notebook(cells=[golden, plain], metadata=KERNELSPEC), path)
+    nbformat.write(new_notebook(cells=[golden, plain], metadata={**KERNELSPEC, "widgets": {"state": "big"}}), path)
     subprocess.run([sys.executable, str(TOOL), "strip", str(path)], check=True, timeout=60)
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].outputs[0].text == "1\n"
     assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
+    assert "widgets" not in nb.metadata

@@ -41,7 +41,8 @@ def is_golden(cell) -> bool:
 
 
 def strip(nb) -> None:
-    """Remove outputs and execution counts from every code cell that is not golden."""
+    """Remove outputs and execution counts from every code cell that is not golden, and saved widget state."""
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
