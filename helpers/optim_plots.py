@@ -1,0 +1,127 @@
+"""Plotting optimizer trajectories on 2-D functions, and the slider panel that redraws them.
+
+Introduced in notebook 04 (Adam). The optimizers themselves are teaching code and live in
+the notebook; this module only draws what they did.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+Function2D = Callable[[np.ndarray, np.ndarray], np.ndarray]
+LINESTYLES = ("-", "--", "-.", ":")  # paths that coincide (SGD and momentum at a saddle) stay visible
+
+
+def _window_mask(path: np.ndarray, xlim: tuple[float, float], ylim: tuple[float, float]) -> np.ndarray:
+    """Return a boolean mask of the points of ``path`` (N×2) that are finite and inside the window."""
+    finite = np.isfinite(path).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        inside = ((path[:, 0] >= xlim[0]) & (path[:, 0] <= xlim[1])
+                  & (path[:, 1] >= ylim[0]) & (path[:, 1] <= ylim[1]))
+    return finite & inside
+
+
+def visible_prefix(path: np.ndarray, xlim: tuple[float, float], ylim: tuple[float, float]) -> np.ndarray:
+    """Return the points of ``path`` (N×2) up to the first one that is not finite or leaves the window (notebook 04).
+
+    A diverging optimizer produces huge or infinite coordinates; drawing them would
+    stretch the axes until the contour plot is unreadable, so only the part that stays
+    in view is drawn.
+    """
+    path = np.asarray(path, dtype=float)
+    if path.ndim != 2 or path.shape[1] != 2:
+        raise ValueError(f"a trajectory must be an N×2 array of (x, y) points, got shape {path.shape}")
+    mask = _window_mask(path, xlim, ylim)
+    if mask.all():
+        return path
+    return path[:int(np.argmin(mask))]
+
+
+def contour_paths(f: Function2D, paths: Mapping[str, np.ndarray], *, xlim: tuple[float, float],
+                  ylim: tuple[float, float], ax: Axes | None = None, title: str = "",
+                  minima: Sequence[tuple[float, float]] = (), n_levels: int = 25,
+                  resolution: int = 200) -> Axes:
+    """Return the axes with the contour lines of ``f`` and one line per trajectory in ``paths`` (notebook 04).
+
+    ``f(X, Y)`` must accept NumPy grids. ``paths`` maps a label to an N×2 array of
+    points, all usually from the same start. Contour levels sit at quantiles of ``f`` over
+    the window, so valleys and saddles stay readable whatever the scale. A trajectory that
+    leaves the window or stops being finite is drawn up to that point and its legend label
+    says "(left the plot)"; the axes limits stay at ``xlim`` and ``ylim``. Paths cycle through
+    solid, dashed, dash-dot and dotted lines so that coinciding paths stay visible. ``minima``
+    are marked with a star.
+    """
+    if not paths:
+        raise ValueError("contour_paths got no trajectories to draw")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    xs = np.linspace(*xlim, resolution)
+    ys = np.linspace(*ylim, resolution)
+    X, Y = np.meshgrid(xs, ys)
+    Z = np.asarray(f(X, Y), dtype=float)
+    levels = np.unique(np.quantile(Z[np.isfinite(Z)], np.linspace(0.0, 1.0, n_levels)))
+    ax.contour(X, Y, Z, levels=levels, cmap="viridis", linewidths=0.7, alpha=0.8)
+    for i, (label, path) in enumerate(paths.items()):
+        full = np.asarray(path, dtype=float)
+        shown = visible_prefix(full, xlim, ylim)
+        suffix = "" if len(shown) == len(full) else " (left the plot)"
+        if len(shown) == 0:
+            ax.plot([], [], label=label + suffix)
+            continue
+        (line,) = ax.plot(shown[:, 0], shown[:, 1], LINESTYLES[i % len(LINESTYLES)], lw=1.5,
+                          label=label + suffix)
+        ax.plot(shown[-1, 0], shown[-1, 1], "o", ms=5, color=line.get_color())
+    starts = [np.asarray(p, dtype=float)[0] for p in paths.values() if len(p)]
+    if starts:
+        ax.plot(*starts[0], "ks", ms=7, label="start")
+    for i, (mx, my) in enumerate(minima):
+        ax.plot(mx, my, "r*", ms=12, label="minimum" if i == 0 else None)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set(title=title, xlabel="x", ylabel="y")
+    ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
+                    lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
+                    beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None):
+    """Return an ipywidgets panel (learning rate, beta1, beta2 sliders) that calls ``redraw`` on every change (notebook 04).
+
+    ``redraw`` is called as ``redraw(lr=..., beta1=..., beta2=..., **choices)`` inside the
+    panel's output area, once when the panel is built and again whenever a control moves.
+    The learning-rate slider is logarithmic over ``lr_range``. Each entry of ``choices``
+    (for example ``{"function": ["Rosenbrock", "saddle"]}``) becomes a dropdown. The
+    controls are also in the panel's ``controls`` dict, keyed by argument name, so code can
+    set them (``panel.controls["lr"].value = 0.1``).
+    """
+    import ipywidgets as widgets
+
+    lo, hi = lr_range
+    if not 0 < lo < hi:
+        raise ValueError(f"lr_range must be (low, high) with 0 < low < high, got {lr_range}")
+    if not lo <= lr <= hi:
+        raise ValueError(f"lr={lr} is outside lr_range={lr_range}")
+    style = {"description_width": "60px"}
+    controls: dict[str, widgets.ValueWidget] = {}
+    for name, options in (choices or {}).items():
+        options = list(options)
+        if not options:
+            raise ValueError(f"choices[{name!r}] is empty: give at least one option")
+        controls[name] = widgets.Dropdown(options=options, value=options[0], description=name, style=style)
+    controls["lr"] = widgets.FloatLogSlider(value=lr, base=10, min=np.log10(lo), max=np.log10(hi),
+                                            step=0.1, description="lr", readout_format=".1e",
+                                            continuous_update=False, style=style)
+    controls["beta1"] = widgets.FloatSlider(value=beta1, min=0.0, max=0.99, step=0.01,
+                                            description="beta1", readout_format=".2f",
+                                            continuous_update=False, style=style)
+    controls["beta2"] = widgets.FloatSlider(value=beta2, min=0.9, max=0.9999, step=0.0001,
+                                            description="beta2", readout_format=".4f",
+                                            continuous_update=False, style=style)
+    out = widgets.interactive_output(redraw, controls)
+    panel = widgets.VBox([widgets.HBox(list(controls.values())), out])
+    panel.controls = controls
+    return panel
