@@ -1,0 +1,288 @@
+"""Training throughput per batch size, measured honestly, and the memory a batch costs.
+
+Introduced in notebook 03 (are powers of two necessary?). Built on
+:func:`helpers.timing.benchmark`: every measurement has a warm-up, synchronises the device
+before reading the clock, and reports the median and the spread of repeated runs. The GPU
+path is the efficient one: synthetic batches made directly on the device (the data never
+starves the GPU), channels-last memory format, bfloat16 autocast and a fused optimizer step.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .device import model_device, synchronize
+from .timing import Timing, benchmark
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+def is_power_of_two(n: int) -> bool:
+    """Return True when ``n`` is 1, 2, 4, 8, ... (notebook 03)."""
+    return isinstance(n, int) and not isinstance(n, bool) and n > 0 and n & (n - 1) == 0
+
+
+def _default_optimizer(params: Iterable[nn.Parameter], device: torch.device) -> torch.optim.Optimizer:
+    # Adam at its default learning rate is the course's choice; on CUDA the fused kernel
+    # updates every parameter in a few launches instead of one per tensor.
+    if device.type == "cuda":
+        return torch.optim.Adam(params, fused=True)
+    return torch.optim.Adam(params)
+
+
+@dataclass
+class TrainingStep:
+    """One optimizer step on a fixed synthetic batch; call it to run the step (notebook 03).
+
+    Build it with :func:`training_step`. Calling it runs ``zero_grad(set_to_none=True)``,
+    the forward pass and the loss under autocast (when ``autocast_dtype`` is set), the
+    backward pass outside autocast, and ``optimizer.step()``. It returns the loss tensor
+    without reading it, so no call waits for the device.
+    """
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    x: torch.Tensor
+    y: torch.Tensor
+    device: torch.device
+    autocast_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = field(default_factory=nn.CrossEntropyLoss)
+
+    @property
+    def batch_size(self) -> int:
+        """Return the number of items in the batch."""
+        return int(self.x.shape[0])
+
+    def __call__(self) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype,
+                            enabled=self.autocast_dtype is not None):
+            loss = self.loss_fn(self.model(self.x), self.y)
+        loss.backward()  # outside autocast, as the AMP docs recommend
+        self.optimizer.step()
+        return loss.detach()
+
+
+def training_step(model: nn.Module, batch_size: int, *, input_shape: Sequence[int] = (3, 224, 224),
+                  num_classes: int = 1000, device: torch.device | str | None = None,
+                  channels_last: bool | None = None, mixed_precision: bool | None = None,
+                  optimizer_factory: OptimizerFactory | None = None, seed: int = 0) -> TrainingStep:
+    """Return a :class:`TrainingStep` for ``model`` on a synthetic batch made on the device (notebook 03).
+
+    The batch is ``batch_size`` random images of ``input_shape`` (channels, height, width)
+    and random labels in ``0..num_classes-1``, created directly on ``device`` (default: the
+    model's device), so no data loading is timed. The model is moved to ``device`` and put in
+    training mode, in place.
+
+    ``channels_last``: ``None`` means on for CUDA, off elsewhere; when on, the model and the
+    input use ``torch.channels_last`` (4-D inputs only). ``mixed_precision``: ``None`` means
+    bfloat16 autocast on a CUDA GPU with native bfloat16 (Ampere or newer), float32
+    elsewhere; ``True`` forces bfloat16 autocast on any device, ``False`` float32. bfloat16
+    needs no gradient scaler. ``optimizer_factory(params)`` builds the optimizer; default:
+    Adam at its default learning rate (fused on CUDA).
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    device = torch.device(device) if device is not None else model_device(model)
+    input_shape = tuple(int(s) for s in input_shape)
+    if channels_last is None:
+        channels_last = device.type == "cuda"
+    if channels_last and len(input_shape) != 3:
+        raise ValueError(f"channels_last needs images (channels, height, width); input_shape is {input_shape}")
+    if mixed_precision is None:
+        mixed_precision = device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    x = torch.randn((batch_size, *input_shape), generator=generator, device=device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, num_classes, (batch_size,), generator=generator, device=device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters: nothing to train.")
+    optimizer = optimizer_factory(params) if optimizer_factory else _default_optimizer(params, device)
+    return TrainingStep(model=model, optimizer=optimizer, x=x, y=y, device=device,
+                        autocast_dtype=torch.bfloat16 if mixed_precision else None,
+                        channels_last=channels_last)
+
+
+def _row(step: TrainingStep, timing: Timing, steps_per_repeat: int, peak_bytes: int | None) -> dict:
+    images = step.batch_size * steps_per_repeat
+    median, fastest, slowest = images / timing.median, images / timing.min, images / timing.max
+    return {
+        "batch_size": step.batch_size,
+        "images_per_s_median": median,
+        "images_per_s_min": slowest,
+        "images_per_s_max": fastest,
+        "spread": (fastest - slowest) / median,
+        "ms_per_step_median": 1000 * timing.median / steps_per_repeat,
+        "peak_memory_mib": None if peak_bytes is None else peak_bytes / 2**20,
+        "timed_steps": timing.repeats * steps_per_repeat,
+        "device": str(step.device),
+        "precision": "bfloat16 autocast" if step.autocast_dtype == torch.bfloat16 else
+                     (str(step.autocast_dtype).replace("torch.", "") + " autocast"
+                      if step.autocast_dtype is not None else "float32"),
+        "channels_last": step.channels_last,
+    }
+
+
+def training_throughput(model: nn.Module, batch_size: int, *, warmup: int = 3, repeats: int = 10,
+                        steps_per_repeat: int = 1, min_seconds: float = 0.0, **step_kwargs) -> dict:
+    """Return one row of training throughput for ``model`` at ``batch_size`` (notebook 03).
+
+    Builds a :func:`training_step` (``step_kwargs`` go to it: ``input_shape``,
+    ``num_classes``, ``device``, ``channels_last``, ``mixed_precision``,
+    ``optimizer_factory``, ``seed``) and times it with :func:`helpers.timing.benchmark`:
+    ``warmup`` untimed steps, then ``repeats`` timed calls of ``steps_per_repeat`` steps each,
+    the device synchronised before every clock reading.
+
+    The row holds ``batch_size``, ``images_per_s_median``, ``images_per_s_min`` (the slowest
+    call), ``images_per_s_max`` (the fastest call), ``spread`` ((max - min) / median),
+    ``ms_per_step_median``, ``peak_memory_mib`` (on CUDA: ``torch.cuda.max_memory_allocated``
+    since the step was built, so weights, gradients, optimizer state, batch and activations;
+    ``None`` on other devices), ``timed_steps``, ``device``, ``precision`` and ``channels_last``.
+    """
+    if steps_per_repeat < 1:
+        raise ValueError(f"steps_per_repeat must be at least 1, got {steps_per_repeat}")
+    device = torch.device(step_kwargs.pop("device", None) or model_device(model))
+    on_cuda = device.type == "cuda"
+    if on_cuda:
+        model.zero_grad(set_to_none=True)  # free the last call's gradients before measuring
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    step = training_step(model, batch_size, device=device, **step_kwargs)
+
+    def run() -> None:
+        for _ in range(steps_per_repeat):
+            step()
+
+    timing = benchmark(run, device=device, warmup=warmup, repeats=repeats, min_seconds=min_seconds)
+    peak = torch.cuda.max_memory_allocated(device) if on_cuda else None
+    model.zero_grad(set_to_none=True)
+    return _row(step, timing, steps_per_repeat, peak)
+
+
+def _merge_rows(rows: list[dict]) -> dict:
+    """Return one row from several rounds: median of medians, extremes of the extremes."""
+    merged = dict(rows[0])
+    ordered = sorted(r["images_per_s_median"] for r in rows)
+    mid = len(ordered) // 2
+    merged["images_per_s_median"] = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    merged["images_per_s_min"] = min(r["images_per_s_min"] for r in rows)
+    merged["images_per_s_max"] = max(r["images_per_s_max"] for r in rows)
+    merged["spread"] = (merged["images_per_s_max"] - merged["images_per_s_min"]) / merged["images_per_s_median"]
+    merged["ms_per_step_median"] = 1000 * merged["batch_size"] / merged["images_per_s_median"]
+    merged["timed_steps"] = sum(r["timed_steps"] for r in rows)
+    peaks = [r["peak_memory_mib"] for r in rows if r["peak_memory_mib"] is not None]
+    merged["peak_memory_mib"] = max(peaks) if peaks else None
+    merged["rounds"] = len(rows)
+    return merged
+
+
+def throughput_sweep(model: nn.Module, batch_sizes: Sequence[int], *, rounds: int = 1,
+                     progress: bool = True, **kwargs) -> list[dict]:
+    """Return one :func:`training_throughput` row per batch size that fits, in ``batch_sizes`` order (notebook 03).
+
+    The sizes are measured in ``rounds`` interleaved passes (ascending, then descending, and so
+    on), so that a slow spell of the machine hits every batch size rather than one: a row's
+    ``images_per_s_median`` is the median of its rounds' medians, ``images_per_s_min`` and
+    ``images_per_s_max`` the extremes over every timed call, ``rounds`` the number of passes.
+    ``kwargs`` go to :func:`training_throughput`. A batch size that raises
+    ``torch.OutOfMemoryError`` is left out (its memory released) and the sweep goes on.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    sizes = list(dict.fromkeys(batch_sizes))
+    if not sizes:
+        raise ValueError("throughput_sweep got no batch sizes")
+    measured: dict[int, list[dict]] = {b: [] for b in sizes}
+    too_big: set[int] = set()
+    bar = tqdm(total=rounds * len(sizes), desc="batch-size sweep", leave=False, disable=not progress)
+    for r in range(rounds):
+        for b in (sizes if r % 2 == 0 else sizes[::-1]):
+            bar.update(1)
+            if b in too_big:
+                continue
+            try:
+                measured[b].append(training_throughput(model, b, **kwargs))
+            except torch.OutOfMemoryError:
+                too_big.add(b)
+                model.zero_grad(set_to_none=True)
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+    bar.close()
+    return [_merge_rows(measured[b]) for b in sizes if b not in too_big and measured[b]]
+
+
+def neighbour_gaps(results: Sequence[dict]) -> list[dict]:
+    """Return, for every power of two in ``results`` with a measured ±1 neighbour, how they compare (notebook 03).
+
+    Each dict holds ``power_of_two``, ``neighbour``, ``gap`` (relative difference of the
+    medians, ``power / neighbour - 1``: positive when the power of two is faster),
+    ``spread`` (the larger of the two rows' ``(max - min) / median``) and ``within_noise``:
+    True only when the two rows' min–max ranges overlap (repeated runs cannot tell them apart)
+    *and* ``abs(gap) <= spread`` (the gap is no larger than the run-to-run spread).
+    """
+    rows = {int(r["batch_size"]): r for r in results}
+    gaps = []
+    for b in sorted(rows):
+        if not is_power_of_two(b):
+            continue
+        p = rows[b]
+        for n in (b - 1, b + 1):
+            if n not in rows:
+                continue
+            q = rows[n]
+            spread = max((r["images_per_s_max"] - r["images_per_s_min"]) / r["images_per_s_median"]
+                         for r in (p, q))
+            overlap = (p["images_per_s_min"] <= q["images_per_s_max"]
+                       and q["images_per_s_min"] <= p["images_per_s_max"])
+            gap = p["images_per_s_median"] / q["images_per_s_median"] - 1
+            gaps.append({"power_of_two": b, "neighbour": n, "gap": gap,
+                         "spread": spread, "within_noise": overlap and abs(gap) <= spread})
+    return gaps
+
+
+def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Return the bytes of tensors that autograd keeps for the backward pass of ``model(x)`` (notebook 03).
+
+    This is the part of training memory that grows with the batch: every layer's saved
+    inputs or outputs (the batch itself included; parameters excluded, each storage counted
+    once). Works on any device, unlike ``torch.cuda.max_memory_allocated``. Under
+    ``torch.no_grad()`` nothing is saved and the result is 0.
+    """
+    param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in param_storages:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(x)
+    del out
+    return sum(saved.values())
+
+
+def largest_batch_that_fits(bytes_per_item: float, fixed_bytes: float, budget_bytes: float) -> int:
+    """Return the largest batch ``b`` with ``fixed_bytes + b * bytes_per_item <= budget_bytes`` (notebook 03).
+
+    Returns 0 when not even one item fits.
+    """
+    if bytes_per_item <= 0:
+        raise ValueError(f"bytes_per_item must be positive, got {bytes_per_item}")
+    return max(0, math.floor((budget_bytes - fixed_bytes) / bytes_per_item))
