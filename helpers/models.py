@@ -104,6 +104,19 @@ def preprocessing(model: nn.Module) -> Callable:
     return timm.data.create_transform(**data_config, is_training=False)
 
 
+def vgg16_weights_cached() -> Path | None:
+    """Return the path of torchvision's cached VGG16 weights file, or None when it is not there (notebook 05a).
+
+    Looks where torchvision keeps downloads (``torch.hub.get_dir()/checkpoints``, which
+    ``TORCH_HOME`` moves) for the file that ``VGG16_Weights.DEFAULT`` names. Never downloads.
+    """
+    from torchvision.models import VGG16_Weights
+
+    name = VGG16_Weights.DEFAULT.url.rsplit("/", 1)[-1]
+    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    return path if path.is_file() else None
+
+
 def vgg16() -> tuple[nn.Module, Callable]:
     """Return torchvision's VGG16 with ``VGG16_Weights.DEFAULT`` and ``weights.transforms()`` (notebook 05a).
 

@@ -6,17 +6,28 @@ from __future__ import annotations
 
 import sys
 
-from . import data
+from . import data, doggy_door
+
+
+def _prepare_doggy_door() -> tuple[None, str]:
+    """Build the doggy-door photos (05a) and the presidential doggy door's folders (05b), offline."""
+    photos = doggy_door.door_photos()
+    door = doggy_door.presidential_doggy_door(online=False)
+    counts = door.counts()
+    images = sum(sum(c.values()) for c in counts.values())
+    return None, (f"{door.source} ({images} images in {door.root}; "
+                  f"{len(photos)} photos for notebook 05a)")
 
 
 def main() -> int:
     """Prepare each registered dataset in turn; return a process exit code (``make data``)."""
-    steps = [("Fashion-MNIST", data.prepare_fashion_mnist)]
+    steps = [("Fashion-MNIST", data.prepare_fashion_mnist),
+             ("Presidential doggy door", _prepare_doggy_door)]
     failed = False
     for name, prepare in steps:
         try:
             _, source = prepare()
-        except (data.DataNotFound, data.ChecksumMismatch) as exc:
+        except (data.DataNotFound, data.ChecksumMismatch, doggy_door.DoorDataError) as exc:
             print(f"{name}: NOT READY\n{exc}", file=sys.stderr)
             failed = True
             continue
