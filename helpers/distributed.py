@@ -1,0 +1,283 @@
+"""Launching a training script on several processes from a notebook: how many, which backend, torchrun.
+
+Introduced in notebook 06. ``torchrun`` is ``python -m torch.distributed.run``; we start it
+with the kernel's own Python (``sys.executable``) in a subprocess instead of ``!torchrun``,
+because a ``!`` command that fails does not fail the cell (nor the test suite), and a stuck
+one would hang the notebook. :func:`run_command` streams the output into the notebook, stops
+the job at a timeout (SIGTERM first, so torchrun can stop its workers; SIGKILL after a grace
+period) and raises with the last lines of output when the job fails.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+CPU_PROCESSES = 2  # without a GPU: 2 processes show everything and fit a 2-core laptop
+
+
+class LaunchFailed(RuntimeError):
+    """A launched command exited with a non-zero code; the message holds its last lines of output."""
+
+    def __init__(self, message: str, *, returncode: int | None, lines: list[str]):
+        super().__init__(message)
+        self.returncode = returncode
+        self.lines = lines
+
+
+class LaunchTimeout(LaunchFailed):
+    """A launched command ran past its timeout and was stopped (SIGTERM, then SIGKILL)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to run data-parallel training on this machine: processes, backend, device type."""
+
+    nproc: int
+    backend: str  # "nccl" (one process per GPU) or "gloo" (CPU processes)
+    device: str   # "cuda" or "cpu"
+
+
+@dataclass
+class RunResult:
+    """What a finished command left: the command, its exit code, seconds taken and output lines."""
+
+    command: list[str]
+    returncode: int
+    seconds: float
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        """Return the whole output (stdout and stderr interleaved) as one string."""
+        return "\n".join(self.lines)
+
+
+def plan(cpu_processes: int = CPU_PROCESSES) -> Plan:
+    """Return the process count and backend for this machine (notebook 06).
+
+    Every visible GPU gets one process with the nccl backend; with no GPU, ``cpu_processes``
+    processes (2 by default) use gloo. Never one process per core, which is what
+    ``--nproc-per-node=auto`` starts on a CPU machine. Uses ``torch.cuda.device_count()``,
+    which does not initialise CUDA, so ``accelerate.notebook_launcher`` can still fork later.
+    """
+    if cpu_processes < 1:
+        raise ValueError(f"cpu_processes must be at least 1, got {cpu_processes}")
+    gpus = torch.cuda.device_count()
+    if gpus > 0:
+        return Plan(nproc=gpus, backend="nccl", device="cuda")
+    return Plan(nproc=cpu_processes, backend="gloo", device="cpu")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port on ``host`` that the operating system just reported free (notebook 06).
+
+    Another program may take it before you do; torchrun's ``--standalone`` avoids the race
+    by choosing its own port, so this is for launchers that want one named (Accelerate).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def torchrun_command(script: str | Path, args: Sequence[str] = (), *, nproc: int,
+                     max_restarts: int = 0) -> list[str]:
+    """Return the argument list of ``python -m torch.distributed.run`` for one machine (notebook 06).
+
+    ``--standalone`` runs the rendezvous on this machine on a port of its own choosing;
+    ``--max-restarts`` is how many times torchrun restarts every worker after a failure.
+    """
+    if nproc < 1:
+        raise ValueError(f"nproc must be at least 1, got {nproc}")
+    if max_restarts < 0:
+        raise ValueError(f"max_restarts must be >= 0, got {max_restarts}")
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={nproc}", f"--max-restarts={max_restarts}",
+            str(script), *map(str, args)]
+
+
+def torchrun(script: str | Path, args: Sequence[str] = (), *, nproc: int | None = None,
+             max_restarts: int = 0, timeout: float = 300.0, echo: bool | Callable[[str], None] = True,
+             env: dict[str, str] | None = None) -> RunResult:
+    """Run ``script`` under torchrun and return its :class:`RunResult` (notebook 06).
+
+    ``nproc`` defaults to :func:`plan`'s count. Output is streamed as it comes (``echo``);
+    a non-zero exit raises :class:`LaunchFailed`, a job past ``timeout`` seconds is stopped
+    and raises :class:`LaunchTimeout`. See :func:`run_command`.
+    """
+    nproc = plan().nproc if nproc is None else nproc
+    command = torchrun_command(script, args, nproc=nproc, max_restarts=max_restarts)
+    return run_command(command, timeout=timeout, echo=echo, env=env)
+
+
+def accelerate_command(script: str | Path, args: Sequence[str] = (), *, nproc: int,
+                       max_restarts: int = 0, port: int | None = None) -> list[str]:
+    """Return the argument list of ``accelerate launch`` for ``nproc`` processes on one machine (notebook 06).
+
+    More than one process needs ``--multi_gpu``, also on a CPU-only machine (the script then
+    asks for ``Accelerator(cpu=True)``): ``accelerate launch --cpu --num_processes 2`` starts
+    ONE process without a word. ``--multi_gpu`` with one process is refused, so it is left out
+    for ``nproc == 1``. ``port`` defaults to :func:`free_port`.
+    """
+    if nproc < 1:
+        raise ValueError(f"nproc must be at least 1, got {nproc}")
+    if max_restarts < 0:
+        raise ValueError(f"max_restarts must be >= 0, got {max_restarts}")
+    return [sys.executable, "-m", "accelerate.commands.launch",
+            *(["--multi_gpu"] if nproc > 1 else []), f"--num_processes={nproc}", "--num_machines=1",
+            "--mixed_precision=no", "--dynamo_backend=no", f"--max_restarts={max_restarts}",
+            f"--main_process_port={port if port is not None else free_port()}",
+            str(script), *map(str, args)]
+
+
+def accelerate_launch(script: str | Path, args: Sequence[str] = (), *, nproc: int | None = None,
+                      max_restarts: int = 0, timeout: float = 300.0,
+                      echo: bool | Callable[[str], None] = True, env: dict[str, str] | None = None) -> RunResult:
+    """Run ``script`` under ``accelerate launch`` and return its :class:`RunResult` (notebook 06).
+
+    Like :func:`torchrun` (same streaming, timeout and errors); the command comes from
+    :func:`accelerate_command`.
+    """
+    nproc = plan().nproc if nproc is None else nproc
+    command = accelerate_command(script, args, nproc=nproc, max_restarts=max_restarts)
+    return run_command(command, timeout=timeout, echo=echo, env=env)
+
+
+def run_command(command: Sequence[str], *, timeout: float = 300.0, echo: bool | Callable[[str], None] = True,
+                env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                grace: float = 15.0, tail: int = 25) -> RunResult:
+    """Run ``command``, streaming its output line by line; return a :class:`RunResult` (notebook 06).
+
+    stdout and stderr are merged. ``echo=True`` prints each line as it arrives (a callable
+    receives it instead, ``False`` keeps quiet); all lines are kept in the result. ``env``
+    entries are added to the current environment (with ``PYTHONUNBUFFERED=1`` so Python
+    children print at once). Past ``timeout`` seconds the command's process group gets
+    SIGTERM, and after ``grace`` more seconds SIGKILL, together with every process it started
+    (torchrun starts its workers in sessions of their own, out of reach of the group signal);
+    then :class:`LaunchTimeout` is raised. An interrupted kernel stops the command the same
+    way. A non-zero exit raises :class:`LaunchFailed` holding the exit code and, in its
+    message, the last ``tail`` lines.
+    """
+    command = [str(c) for c in command]
+    say = print if echo is True else (echo or (lambda line: None))
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace", bufsize=1, env=full_env, cwd=cwd, start_new_session=True)
+    lines: list[str] = []
+    pending: queue.Queue[str | None] = queue.Queue()  # None: the pipe is closed
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            pending.put(line.rstrip("\n"))
+        pending.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline, timed_out, finished = start + timeout, False, False
+    try:
+        while not finished:
+            try:
+                line = pending.get(timeout=max(0.05, min(0.5, deadline - time.perf_counter())))
+            except queue.Empty:
+                line = ...
+            if line is None:
+                finished = True
+            elif line is not ...:
+                lines.append(line)
+                say(line)
+            if not finished and time.perf_counter() > deadline:
+                timed_out = True
+                _stop(proc, grace)
+                finished = True
+    except BaseException:  # the kernel was interrupted (or echo failed): leave no job behind
+        _stop(proc, grace=min(grace, 5.0))
+        raise
+    returncode = proc.wait()
+    while True:  # whatever was still in the pipe
+        try:
+            line = pending.get(timeout=0.2 if not timed_out else 0.01)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        lines.append(line)
+        say(line)
+    seconds = time.perf_counter() - start
+    last = "\n".join(lines[-tail:])
+    if timed_out:
+        raise LaunchTimeout(f"{' '.join(command)}\nran past its timeout of {timeout:g} s and was stopped "
+                            f"(SIGTERM, then SIGKILL after {grace:g} s). Last lines of output:\n{last}\n"
+                            "Fix: look for a rank stuck in a collective above, or raise timeout=.",
+                            returncode=returncode, lines=lines)
+    if returncode != 0:
+        raise LaunchFailed(f"{' '.join(command)}\nexited with code {returncode} after {seconds:.1f} s. "
+                           f"Last lines of output:\n{last}\nFix: the first traceback in the output (the "
+                           "process that failed first) names the cause.", returncode=returncode, lines=lines)
+    return RunResult(command=command, returncode=returncode, seconds=seconds, lines=lines)
+
+
+def _children() -> dict[int, list[int]]:
+    """Return parent pid -> child pids for every process we can see (Linux /proc; empty elsewhere)."""
+    tree: dict[int, list[int]] = {}
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        return tree
+    for entry in proc_dir.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # field 4; the name in () may hold spaces
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """Return the pids of every process started by ``pid``, children first (notebook 06; Linux only)."""
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _stop(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the process group, wait ``grace`` s, then SIGKILL it and every descendant."""
+    family = descendants(proc.pid)  # remembered now: once the parent dies they are re-parented
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)  # torchrun forwards it to its workers
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    family += [p for p in descendants(proc.pid) if p not in family]
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    _signal(family, signal.SIGKILL)
+    proc.wait()

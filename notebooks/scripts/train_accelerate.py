@@ -1,0 +1,73 @@
+"""Train the same Fashion-MNIST classifier with Hugging Face Accelerate (notebook 06).
+
+The training loop is the one of ``train_ddp.py`` with three changes: ``Accelerator()`` picks
+the device, ``accelerator.prepare(...)`` wraps the model in DDP and shards the data loader,
+and ``accelerator.backward(loss)`` replaces ``loss.backward()``. Launch it like any script:
+
+    python -m torch.distributed.run --standalone --nproc-per-node=2 notebooks/scripts/train_accelerate.py
+    accelerate launch --multi_gpu --num_processes 2 notebooks/scripts/train_accelerate.py   # on 2 GPUs
+
+or call :func:`main` through ``accelerate.notebook_launcher`` from a notebook. Without a GPU,
+Accelerate needs ``Accelerator(cpu=True)``: otherwise every CPU process trains on its own,
+silently, with no gradient averaging at all.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration
+from torch.utils.data import DataLoader
+
+import common
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = common.build_parser(__doc__.splitlines()[0]).parse_args(argv)
+    # Our own process group first (its per-attempt store prefix keeps restarts reliable);
+    # Accelerate sees it is already initialised and uses it.
+    proc = common.init_distributed(args.pg_timeout)
+    common.check_fault_options(args, proc.world_size)
+    accelerator = Accelerator(
+        cpu=proc.device.type == "cpu",
+        # a sampler seeded by epoch, so that a resumed run sees the same shuffles (set_epoch below)
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
+    train_data, test_data = common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
+
+    model = common.make_model(args.hidden, args.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    start_epoch, history = common.load_snapshot(args.snapshot, model, optimizer, proc.device)
+    common.log(proc, f"Accelerate: {accelerator.distributed_type} on {accelerator.device}, "
+               f"{accelerator.num_processes} processes, starting at epoch {start_epoch}")
+    loader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+
+    progress = common.Progress(history)
+    for epoch in range(start_epoch, args.epochs):
+        common.inject_fault(args, proc, epoch)
+        loader.set_epoch(epoch)  # a new shuffle every epoch, the same one in a resumed run
+        started = time.perf_counter()
+        loss_sum, count = torch.zeros((), dtype=torch.float64, device=proc.device), 0
+        for x, y in loader:  # already on the device, already this rank's share
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y)
+            accelerator.backward(loss)  # DDP's all-reduce happens in here
+            optimizer.step()
+            loss_sum += loss.detach() * len(y)
+            count += len(y)
+        common.end_of_epoch(args, proc, accelerator.unwrap_model(model), optimizer, epoch,
+                            loss_sum, count, progress, started)
+    result = common.finish(args, proc, accelerator.unwrap_model(model), test_data, start_epoch, progress,
+                           distributed_type=str(accelerator.distributed_type),
+                           accelerate_processes=accelerator.num_processes)
+    accelerator.end_training()
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return result
+
+
+if __name__ == "__main__":
+    main()
