@@ -61,6 +61,29 @@ REGISTRY: dict[str, DatasetEntry] = {
             "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         },
     ),
+    "presidential-doggy-door": DatasetEntry(
+        name="Presidential doggy door, offline default (notebook 05b; helpers.doggy_door)",
+        licence="GPL-3 and per-photo CC-BY-SA / public domain (GCompris, see /usr/share/doc/gcompris-qt-data/"
+                "copyright); GPL-2 (Tux Paint stamps); scikit-image and matplotlib sample data licences",
+        homepage="https://gcompris.net/ ; https://tuxpaint.org/",
+        sources=(
+            "yours: photos already in data/presidential_doggy_door/{train,valid}/{bo,not_bo}/",
+            "download: Oxford-IIIT Pet via torchvision (see 'oxford-iiit-pet'), only with online=True",
+            "system: Debian gcompris-qt-data (/usr/share/gcompris-qt/rcc/*.rcc) and tuxpaint-stamps-default "
+            "(/usr/share/tuxpaint/stamps/animals/), plus skimage.data and matplotlib's grace_hopper.jpg",
+        ),
+    ),
+    "oxford-iiit-pet": DatasetEntry(
+        name="Oxford-IIIT Pet (notebook 05b, online only; Newfoundland plays Bo)",
+        licence="CC BY-SA 4.0 (Parkhi, Vedaldi, Zisserman, Jawahar 2012)",
+        homepage="https://www.robots.ox.ac.uk/~vgg/data/pets/",
+        sources=(
+            "cache: data/oxford-iiit-pet/",
+            "download: torchvision.datasets.OxfordIIITPet(download=True): images.tar.gz "
+            "md5 5c4f3ee8e5d25df40f4fd59a7f44e54c, annotations.tar.gz md5 95a8c909bbe2e81eed6a22bccdf3f68f "
+            "(checked by torchvision)",
+        ),
+    ),
 }
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -213,3 +236,7 @@ def as_tensors(dataset: Dataset, device: torch.device | str = "cpu", *,
         x = torch.stack(xs)
         y = torch.tensor(ys, dtype=torch.long)
     return TensorDataset(x.to(device), y.to(device))
+
+
+from .images import load_rgb, scan_images  # noqa: E402  (notebooks 05a, 05b: photos from anywhere)
+from .doggy_door import presidential_doggy_door  # noqa: E402  (notebook 05b; no cycle: it imports data lazily)

@@ -50,13 +50,12 @@ OXFORD_PET_BO_BREED = "newfoundland"  # black, big and curly-coated: the nearest
 
 OFFLINE_STORY = (
     "No package ships dozens of photos of one dog, so the offline default cannot be Bo. "
-    "Here 'Bo' is played by every dog photo Debian ships: a German shepherd (GCompris) and a "
-    "dingo (Tux Paint cut-out) for training; Lock, a golden retriever (GCompris), and a husky "
-    "(Tux Paint cut-out) for validation. Each appears as several views (crops, flips, small turns) "
-    "of its one photo, so 'Bo' rests on {bo} photos and the door learns 'a dog' rather than one "
-    "particular dog. 'Not Bo' is {not_bo} other photos, one view each: cats, lions, tigers, a fox, "
-    "farm and wild animals, people, a cup of coffee. Every view of a photo sits on the same side "
-    "of the train/valid split."
+    "Here 'Bo' is played by every dog photo the installed packages ship: {train_bo} for training; "
+    "{valid_bo} for validation. Each appears as several views (crops, flips, small turns) of its "
+    "one photo, so 'Bo' rests on {bo} photos and the door learns 'a dog' rather than one particular "
+    "dog. 'Not Bo' is {not_bo} other photos, one view each: cats, lions, tigers, a fox, farm and wild "
+    "animals, people, a cup of coffee. Every view of a photo sits on the same side of the "
+    "train/valid split."
 )
 
 
@@ -193,17 +192,17 @@ def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR,
     farm = bundles.get("explore_farm_animals.rcc", {})
     shepherd = "/gcompris/src/activities/explore_farm_animals/resource/animals/dog.webp"
     if shepherd in farm:
-        sources.append(SourcePhoto("german_shepherd", "bo", "train", "a German shepherd on grass (photo)",
+        sources.append(SourcePhoto("german_shepherd", "bo", "train", "a German shepherd on grass (GCompris photo)",
                                    f"GCompris (gcompris-qt-data) explore_farm_animals.rcc:{shepherd}",
                                    _from_bytes(farm[shepherd], "dog.webp"), train_views))
     if "babyshapes.rcc" in bundles and _lock_golden_retriever(bundles["babyshapes.rcc"]) is not None:
         pieces = bundles["babyshapes.rcc"]
         sources.append(SourcePhoto("lock_golden_retriever", "bo", "valid",
-                                   "Lock, a golden retriever lying on grass (photo rebuilt from puzzle pieces)",
+                                   "Lock, a golden retriever lying on grass (GCompris photo, rebuilt from its puzzle pieces)",
                                    "GCompris (gcompris-qt-data) babyshapes.rcc: dog2/*.webp, board 6",
                                    lambda: _lock_golden_retriever(pieces), valid_views))
-    for stem, what, split in (("dingo", "a dingo (photo cut-out, on white)", "train"),
-                              ("dog", "a husky (photo cut-out, on white)", "valid")):
+    for stem, what, split in (("dingo", "a dingo (Tux Paint photo cut-out, on white)", "train"),
+                              ("dog", "a husky (Tux Paint photo cut-out, on white)", "valid")):
         path = tuxpaint_dir / "mammals" / "dogs" / f"{stem}.png"
         if path.is_file():
             sources.append(SourcePhoto(f"tuxpaint_{stem}", "bo", split, what,
@@ -444,8 +443,13 @@ def _build_offline(root: Path, sources: Sequence[SourcePhoto]) -> dict:
             _save_jpeg(view, root / rel)
             files[rel] = src.id
         origins[src.id] = f"{src.what}; {src.origin}"
-    story = OFFLINE_STORY.format(bo=sum(s.label == "bo" for s in sources),
+    dogs = {split: " and ".join(s.what for s in sources if s.label == "bo" and s.split == split) for split in SPLITS}
+    story = OFFLINE_STORY.format(train_bo=dogs["train"], valid_bo=dogs["valid"],
+                                 bo=sum(s.label == "bo" for s in sources),
                                  not_bo=sum(s.label == "not_bo" for s in sources))
+    if not any(s.origin.startswith("GCompris") for s in sources):
+        story += (" GCompris's photos were not found (Debian package gcompris-qt-data), so fewer dogs play Bo "
+                  "and the door is weaker: `apt-get install gcompris-qt-data`, then rebuild.")
     return {"source": "offline", "story": story, "files": files, "origins": origins}
 
 
@@ -685,8 +689,7 @@ class UploadPanel:
                                     widgets.HBox([self.add_button, self.retrain_button]), self.output])
 
     def _say(self, text: str) -> str:
-        with self.output:
-            print(text)
+        self.output.append_stdout(text + "\n")
         return text
 
     def add(self, value: Sequence[Mapping] | Mapping | None = None) -> str:

@@ -104,6 +104,9 @@ def test_offline_sources_from_a_fake_tuxpaint(tmp_path):
     assert (by_id["tuxpaint_dog"].label, by_id["tuxpaint_dog"].split, by_id["tuxpaint_dog"].views) == ("bo", "valid", 2)
     assert by_id["tuxpaint_dogs_fox"].label == "not_bo" and by_id["tuxpaint_cats_lion"].label == "not_bo"
     assert not any("cartoon" in s.origin or "toys" in s.origin for s in sources)
+    built = dd.presidential_doggy_door(tmp_path / "door", offline=lambda: [s for s in sources if "Tux" in s.origin] +
+                                       [dd.SourcePhoto("x", "not_bo", "valid", "x", "test", lambda: fake_image(9))])
+    assert "gcompris-qt-data" in built.story and "a dingo" in built.story
     assert sources[0].label == "bo" and all(s.split in dd.SPLITS for s in sources)
     assert by_id["tuxpaint_cats_lion"].load().mode == "RGB"
 
@@ -154,6 +157,7 @@ def test_builds_offline_with_groups_on_one_side(tmp_path, no_network):
     manifest = json.loads((tmp_path / "door" / dd.MANIFEST).read_text())
     assert manifest["source"] == "offline" and len(manifest["files"]) == 8
     assert "source: offline" in data.report() and "3 bo images from 1 photos" in data.report()
+    assert "photo 0 for training; photo 1 for validation" in data.story and "rests on 2 photos" in data.story
 
 
 def test_reuses_a_complete_build_and_rebuilds_on_request(tmp_path, no_network):
@@ -307,4 +311,6 @@ def test_upload_panel_handlers_run_without_a_browser(tmp_path):
     assert "added 1 photo(s) to valid/not_bo" in report and "x.jpg: not an image" in report
     assert panel.last_saved == [(tmp_path / "valid" / "not_bo" / "cat.png").resolve()]
     assert panel.retrain() == "retrained: fine" and calls == ["retrained"]
+    shown = "".join(o["text"] for o in panel.output.outputs)
+    assert "added 1 photo(s)" in shown and "retrained: fine" in shown  # the panel shows what it returned
     assert panel.add().startswith("added 0 photo(s)")  # the widget's own (empty) value
