@@ -1,5 +1,6 @@
 """helpers.models: the offline EfficientNet-Lite0, its key renaming, ImageNet names, VGG16 without downloads."""
 import urllib.error
+from pathlib import Path
 
 import pytest
 import torch
@@ -54,7 +55,6 @@ def test_pretrained_efficientnet_sees_a_cat_in_chelsea():
 
 def _chelsea_path():
     import skimage.data
-    from pathlib import Path
 
     return Path(skimage.data.__file__).parent / "chelsea.png"
 
