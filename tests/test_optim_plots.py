@@ -95,3 +95,9 @@ def test_optimizer_panel_refuses_bad_ranges_and_empty_choices():
         optim_plots.optimizer_panel(lambda **kw: None, lr=5.0)
     with pytest.raises(ValueError, match="empty"):
         optim_plots.optimizer_panel(lambda **kw: None, choices={"function": []})
+
+
+def test_optimizer_panel_puts_the_first_drawing_in_its_output_area():
+    panel = optim_plots.optimizer_panel(lambda **kw: print(f"drawn at lr={kw['lr']}"), lr=0.02)
+    output_area = panel.children[1]
+    assert output_area.outputs == ({"output_type": "stream", "name": "stdout", "text": "drawn at lr=0.02\n"},)
