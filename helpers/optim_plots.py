@@ -86,38 +86,23 @@ def contour_paths(f: Function2D, paths: Mapping[str, np.ndarray], *, xlim: tuple
     return ax
 
 
-def _captured_outputs(draw: Callable[[], object]) -> tuple[dict, ...]:
-    """Return what ``draw()`` prints and displays, as notebook output dicts, without publishing it."""
-    from IPython.utils.capture import capture_output
-
-    with capture_output() as captured:
-        draw()
-    outputs: list[dict] = []
-    for name in ("stdout", "stderr"):
-        text = getattr(captured, name)
-        if text:
-            outputs.append({"output_type": "stream", "name": name, "text": text})
-    for rich in captured.outputs:
-        outputs.append({"output_type": "display_data", "data": rich.data, "metadata": rich.metadata or {}})
-    return tuple(outputs)
-
-
 def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
                     lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
                     beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None):
     """Return an ipywidgets panel (learning rate, beta1, beta2 sliders) that calls ``redraw`` on every change (notebook 04).
 
     ``redraw`` is called as ``redraw(lr=..., beta1=..., beta2=..., **choices)``: once when the
-    panel is built, and again, into the panel's output area, whenever a control moves. The
-    first drawing is captured and placed in the output area directly rather than printed
-    into it while the cell runs: output printed into a widget during execution can stall
-    ``nbclient`` (jupyter/nbclient issue 312), which runs the notebooks for ``make run``.
+    panel is built, and again, into the panel's output area, whenever a control moves. Each
+    drawing is captured and placed in the output area directly rather than printed into it
+    (:func:`helpers.widgets.captured_outputs` says why).
     The learning-rate slider is logarithmic over ``lr_range``. Each entry of ``choices``
     (for example ``{"function": ["Rosenbrock", "saddle"]}``) becomes a dropdown. The
     controls are also in the panel's ``controls`` dict, keyed by argument name, so code can
     set them (``panel.controls["lr"].value = 0.1``).
     """
     import ipywidgets as widgets
+
+    from .widgets import captured_outputs
 
     lo, hi = lr_range
     if not 0 < lo < hi:
@@ -146,13 +131,11 @@ def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
         return {name: control.value for name, control in controls.items()}
 
     def on_change(_change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            redraw(**values())
+        out.outputs = captured_outputs(lambda: redraw(**values()))
 
     for control in controls.values():
         control.observe(on_change, names="value")
-    out.outputs = _captured_outputs(lambda: redraw(**values()))
+    out.outputs = captured_outputs(lambda: redraw(**values()))
     panel = widgets.VBox([widgets.HBox(list(controls.values())), out])
     panel.controls = controls
     return panel

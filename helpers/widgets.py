@@ -117,6 +117,27 @@ def kernel_editor(presets: Mapping[str, torch.Tensor | Sequence[Sequence[float]]
     return KernelEditor(presets, on_change, initial=initial, custom_label=custom_label, step=step)
 
 
+def captured_outputs(draw: Callable[[], object]) -> tuple[dict, ...]:
+    """Return what ``draw()`` prints and displays, as notebook output dicts, without publishing it (notebooks 02, 04).
+
+    Assign the result to an ``Output`` widget's ``outputs`` instead of printing into the widget
+    with ``with out:``: output published into a widget while a cell runs can stall
+    ``nbclient`` (jupyter/nbclient issue 312), which executes the notebooks for ``make run``.
+    """
+    from IPython.utils.capture import capture_output
+
+    with capture_output() as captured:
+        draw()
+    outputs: list[dict] = []
+    for name in ("stdout", "stderr"):
+        text = getattr(captured, name)
+        if text:
+            outputs.append({"output_type": "stream", "name": name, "text": text})
+    for rich in captured.outputs:
+        outputs.append({"output_type": "display_data", "data": rich.data, "metadata": rich.metadata or {}})
+    return tuple(outputs)
+
+
 def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable[..., Figure]]:
     """Return ``(panel, redraw)``: an ``Output`` widget and a function that redraws it (notebook 02).
 
@@ -132,9 +153,7 @@ def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable
         if not isinstance(fig, Figure):
             raise TypeError(f"the draw function must return a matplotlib Figure, got {type(fig).__name__}; "
                             "end it with `return fig`")
-        with panel:
-            panel.clear_output(wait=True)
-            display(fig)
+        panel.outputs = captured_outputs(lambda: display(fig))  # not `with panel:`, see captured_outputs
         plt.close(fig)
         return fig
 

@@ -166,3 +166,22 @@ def test_editor_drives_figure_output():
     editor.cells[0][0].value = 1.0
     assert len(drawn) == 2
     assert float(drawn[-1][0, 0]) == 1.0 and editor.dropdown.value == CUSTOM
+
+
+def test_captured_outputs_holds_prints_and_figures_without_publishing(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import HTML, display
+
+    from helpers.widgets import captured_outputs
+
+    InteractiveShell.instance()  # display() publishes rich output only inside IPython, as in a notebook
+
+    def draw():
+        print("hello")
+        display(HTML("<b>a figure stands here</b>"))
+
+    outputs = captured_outputs(draw)
+    assert outputs[0] == {"output_type": "stream", "name": "stdout", "text": "hello\n"}
+    assert outputs[1]["output_type"] == "display_data"
+    assert outputs[1]["data"]["text/html"] == "<b>a figure stands here</b>"
+    assert capsys.readouterr().out == ""
