@@ -12,7 +12,8 @@ help:
 	@echo "make test      set up, run the helper tests and every notebook (fast mode) under nbval"
 	@echo "make lab       open JupyterLab on the notebooks"
 	@echo "make test-gpu  the same suite in full mode on a CUDA GPU"
-	@echo "make clean     remove build/, the virtual environment and unpacked data"
+	@echo "make clean     remove build/, the virtual environments, snapshots and unpacked Fashion-MNIST"
+	@echo "               (data/presidential_doggy_door/ stays: it may hold your own photos)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0])'
@@ -37,5 +38,4 @@ test-gpu:
 	bash tools/test_gpu.sh
 
 clean:
-	rm -rf build $(VENV) .venv-gpu
-	find data -mindepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf build $(VENV) .venv-gpu notebooks/snapshots data/FashionMNIST
