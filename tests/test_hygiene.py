@@ -1,5 +1,6 @@
 """Repository hygiene: notebook names, kernels, stored outputs, pins, helper docstrings."""
 import ast
+import importlib.util
 import inspect
 import re
 from pathlib import Path
@@ -12,12 +13,12 @@ import helpers
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NAME = re.compile(r"^\d\d[a-z]?_[a-z0-9]+(_[a-z0-9]+)*\.ipynb$")
-GOLDEN_MARK = "# NBVAL_CHECK_OUTPUT"
 
-
-def is_golden(cell) -> bool:
-    return GOLDEN_MARK in [line.strip() for line in cell.source.splitlines()] or \
-        "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+# the same rule for "golden cell" as tools/notebooks.py, which stores and strips outputs
+_spec = importlib.util.spec_from_file_location("notebook_tool", ROOT / "tools" / "notebooks.py")
+notebook_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(notebook_tool)
+is_golden = notebook_tool.is_golden
 
 
 def test_there_are_notebooks():
