@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
-import os
 import shutil
 import socket
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from . import config
+from .files import atomic_write
 
 if TYPE_CHECKING:
     from torchvision.datasets import FashionMNIST
@@ -119,11 +119,9 @@ def verify(path: Path | str, expected_sha256: str, *, remove_bad: bool = True) -
     return path
 
 
-def _atomic_gunzip(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".partial")
-    with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
+def _gunzip(src: Path, dst: Path) -> None:
+    with gzip.open(src, "rb") as fin, open(dst, "wb") as fout:
         shutil.copyfileobj(fin, fout)
-    os.replace(tmp, dst)
 
 
 @contextlib.contextmanager
@@ -163,7 +161,7 @@ def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
         raw.mkdir(parents=True, exist_ok=True)
         for name, gz in gz_files.items():
             if not (raw / name).is_file():
-                _atomic_gunzip(gz, raw / name)
+                atomic_write(raw / name, lambda tmp: _gunzip(gz, tmp))
             verify(raw / name, entry.files[name])
         return root, f"Debian package dataset-fashion-mnist ({system_dir})"
 

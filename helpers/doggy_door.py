@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
 import shutil
@@ -36,6 +35,7 @@ from typing import Callable, Mapping, Sequence
 from PIL import Image
 
 from . import config
+from .files import atomic_write
 from .images import IMAGE_EXTENSIONS, ImageProblem, load_rgb, scan_images, to_rgb
 
 LABELS = ("bo", "not_bo")  # index 0 is Bo, as ImageFolder sorts the folder names
@@ -269,9 +269,7 @@ def door_photos(folder: Path | str | None = None, *, tuxpaint_dir: Path | str = 
     def written(name: str, make: Callable[[], Image.Image]) -> Path:
         path = folder / f"{name}.png"
         if not path.is_file():
-            tmp = folder / f".{name}.png.partial"
-            make().save(tmp, format="PNG")
-            os.replace(tmp, path)
+            atomic_write(path, lambda tmp: make().save(tmp, format="PNG"))
         return path
 
     try:
@@ -412,15 +410,12 @@ def _read_manifest(root: Path) -> dict | None:
 
 
 def _write_manifest(root: Path, manifest: dict) -> None:
-    tmp = root / (MANIFEST + ".partial")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, root / MANIFEST)
+    text = json.dumps(manifest, indent=1, sort_keys=True)
+    atomic_write(root / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _save_jpeg(image: Image.Image, path: Path) -> None:
-    tmp = path.with_name("." + path.name + ".partial")
-    image.save(tmp, format="JPEG", quality=90)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: image.save(tmp, format="JPEG", quality=90))
 
 
 def _build_offline(root: Path, sources: Sequence[SourcePhoto]) -> dict:

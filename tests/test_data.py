@@ -106,3 +106,21 @@ def test_as_tensors_from_pil_items():
 def test_as_tensors_refuses_empty():
     with pytest.raises(ValueError, match="empty"):
         data.as_tensors(PilPairs(0))
+
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path):
+    from helpers.files import atomic_write
+
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    assert atomic_write(target, lambda tmp: tmp.write_text("new")) == target
+    assert target.read_text() == "new"
+
+    def half_then_fail(tmp):
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, half_then_fail)
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
