@@ -5,10 +5,10 @@ Every notebook starts with ``import helpers`` (installed in the virtual environm
 
 Modules, by concern: ``config`` (mode, seed, data folder), ``device``, ``data`` (registry,
 Fashion-MNIST), ``images`` (reading any photo safely), ``train``, ``plots``, ``timing``,
-``sweep`` (throughput measurement, notebook 03), ``widgets`` (notebook 02), ``optim_plots``
+``throughput`` (throughput measurement, notebook 03), ``widgets`` (notebook 02), ``optim_plots``
 (notebook 04), ``models`` (pretrained networks), ``doggy_door`` (notebook 05b's data and upload
-panel), ``distributed`` (launching torchrun and Accelerate, notebook 06). The widget and
-distributed modules are imported where used (``from helpers.widgets import kernel_editor``).
+panel), ``launch`` (launching torchrun and Accelerate, notebook 06). The widget and
+launch modules are imported where used (``from helpers.widgets import kernel_editor``).
 """
 from .config import ConfigError, data_dir, mode, pick, seed_everything
 from .data import ChecksumMismatch, DataNotFound, as_tensors, fashion_mnist, prepare_fashion_mnist
@@ -17,7 +17,7 @@ from .images import load_rgb, scan_images
 from .models import (CAT_CLASSES, DOG_CLASSES, WeightsUnavailable, imagenet_label,
                      pretrained)
 from .plots import plot_history, show_images
-from .sweep import throughput_sweep, training_throughput
+from .throughput import throughput_sweep, training_throughput
 from .timing import Timing, benchmark
 from .train import batches, evaluate, fit
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import distributed as dist_helpers
+from helpers import launch as dist_helpers
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "notebooks" / "scripts"
 JOB = ["--epochs", "3", "--train-size", "512", "--test-size", "200", "--hidden", "32"]

@@ -1,4 +1,4 @@
-"""helpers.distributed (notebook 06): plan, ports, commands, the launcher; and real 2-process jobs.
+"""helpers.launch (notebook 06): plan, ports, commands, the launcher; and real 2-process jobs.
 
 The launcher tests run small Python commands (a few seconds in all). The last test trains
 for real with 2 gloo processes, forked from this one (no start-up cost): identical parameters
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import distributed as dist_helpers
-from helpers.distributed import LaunchFailed, LaunchTimeout, run_command
+from helpers import launch as dist_helpers
+from helpers.launch import LaunchFailed, LaunchTimeout, run_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "notebooks" / "scripts"

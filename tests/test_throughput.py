@@ -1,4 +1,4 @@
-"""Unit tests for helpers.sweep (notebook 03): the training step, throughput rows, the sweep,
+"""Unit tests for helpers.throughput (notebook 03): the training step, throughput rows, the sweep,
 the neighbour comparison and the memory estimates. Tiny models, CPU; a CUDA test runs only on a GPU."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.sweep import (TrainingStep, _merge_rows, is_power_of_two, largest_batch_that_fits,
+from helpers.throughput import (TrainingStep, _merge_rows, is_power_of_two, largest_batch_that_fits,
                            neighbour_gaps, saved_activation_bytes, throughput_sweep,
                            training_step, training_throughput)
 
