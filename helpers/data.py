@@ -6,20 +6,17 @@ Every dataset lives under :func:`helpers.config.data_dir` (``data/`` by default,
 """
 from __future__ import annotations
 
-import contextlib
 import gzip
-import hashlib
 import shutil
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from . import config
-from .files import atomic_write
+from .files import ChecksumMismatch, atomic_write, socket_timeout, verify
 
 if TYPE_CHECKING:
     from torchvision.datasets import FashionMNIST
@@ -27,10 +24,6 @@ if TYPE_CHECKING:
 
 class DataNotFound(FileNotFoundError):
     """No source of a dataset could be used; the message says what to install or do."""
-
-
-class ChecksumMismatch(ValueError):
-    """A file's sha256 differs from the registry's; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ REGISTRY: dict[str, DatasetEntry] = {
         },
     ),
     "presidential-doggy-door": DatasetEntry(
-        name="Presidential doggy door, offline default (notebook 05b; helpers.doggy_door)",
+        name="Presidential doggy door, offline default (notebook 05b; helpers.door_data)",
         licence="GPL-3 and per-photo CC-BY-SA / public domain (GCompris, see /usr/share/doc/gcompris-qt-data/"
                 "copyright); GPL-2 (Tux Paint stamps); scikit-image and matplotlib sample data licences",
         homepage="https://gcompris.net/ ; https://tuxpaint.org/",
@@ -87,51 +80,11 @@ REGISTRY: dict[str, DatasetEntry] = {
 }
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-
-
-def sha256(path: Path | str) -> str:
-    """Return the hex sha256 of a file's content (notebook 00)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify(path: Path | str, expected_sha256: str, *, remove_bad: bool = True) -> Path:
-    """Return ``path`` when its sha256 matches; otherwise delete it and raise (notebook 00).
-
-    A corrupt or partial file is removed (when ``remove_bad``) so that the next run fetches
-    it again instead of tripping over it.
-    """
-    path = Path(path)
-    actual = sha256(path)
-    if actual != expected_sha256:
-        if remove_bad:
-            path.unlink(missing_ok=True)
-        raise ChecksumMismatch(
-            f"{path}: sha256 is {actual}, expected {expected_sha256}. The file is corrupt or "
-            f"not the expected version{' and was deleted' if remove_bad else ''}; "
-            "run `make data` (or the notebook cell) again to fetch it afresh."
-        )
-    return path
 
 
 def _gunzip(src: Path, dst: Path) -> None:
     with gzip.open(src, "rb") as fin, open(dst, "wb") as fout:
         shutil.copyfileobj(fin, fout)
-
-
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
 
 
 def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
@@ -170,7 +123,7 @@ def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
         from torchvision.datasets import FashionMNIST
 
         try:
-            with _socket_timeout(timeout):
+            with socket_timeout(timeout):
                 FashionMNIST(str(root), train=True, download=True)
                 FashionMNIST(str(root), train=False, download=True)
             for name, digest in entry.files.items():
@@ -235,6 +188,3 @@ def as_tensors(dataset: Dataset, device: torch.device | str = "cpu", *,
         y = torch.tensor(ys, dtype=torch.long)
     return TensorDataset(x.to(device), y.to(device))
 
-
-from .images import load_rgb, scan_images  # noqa: E402  (notebooks 05a, 05b: photos from anywhere)
-from .doggy_door import presidential_doggy_door  # noqa: E402  (notebook 05b; no cycle: it imports data lazily)

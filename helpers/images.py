@@ -8,7 +8,6 @@ turns every decodable image into 8-bit RGB.
 """
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from pathlib import Path
@@ -127,13 +126,6 @@ def load_rgb(path: Path | str, *, min_side: int = MIN_SIDE) -> Image.Image:
     if path.stat().st_size == 0:
         raise ImageProblem(path, "empty file (0 bytes)")
     return _decode(path, min_side=min_side, name=path)
-
-
-def load_rgb_bytes(data: bytes, *, name: str = "<bytes>", min_side: int = MIN_SIDE) -> Image.Image:
-    """Return image bytes (an upload, say) as an 8-bit RGB PIL image; like :func:`load_rgb` (notebook 05b)."""
-    if len(data) == 0:
-        raise ImageProblem(name, "empty file (0 bytes)")
-    return _decode(io.BytesIO(bytes(data)), min_side=min_side, name=name)
 
 
 def _is_hidden(name: str) -> bool:

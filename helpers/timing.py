@@ -27,10 +27,6 @@ class Timing:
     repeats: int
     warmup: int
 
-    def as_dict(self) -> dict[str, float]:
-        """Return the fields as a plain dict (for tables)."""
-        return asdict(self)
-
     def spread(self) -> float:
         """Return ``(max - min) / median``: the run-to-run spread as a fraction of the median."""
         return (self.max - self.min) / self.median if self.median > 0 else float("inf")

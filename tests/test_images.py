@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.images import MIN_SIDE, ImageProblem, load_rgb, load_rgb_bytes, scan_images, to_rgb
+from helpers.images import MIN_SIDE, ImageProblem, load_rgb, scan_images, to_rgb
 
 
 def photo(size=(64, 48), seed=0) -> Image.Image:
@@ -131,14 +131,6 @@ def test_load_rgb_applies_exif_orientation(tmp_path):
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     wide.save(tmp_path / "phone.jpg", exif=exif)
     assert load_rgb(tmp_path / "phone.jpg").size == (40, 80)
-
-
-def test_load_rgb_bytes_checks_like_load_rgb(messy):
-    assert load_rgb_bytes((messy / "cmyk.jpg").read_bytes()).mode == "RGB"
-    with pytest.raises(ImageProblem, match="not an image"):
-        load_rgb_bytes(b"hello", name="x.jpg")
-    with pytest.raises(ImageProblem, match="empty"):
-        load_rgb_bytes(b"", name="x.jpg")
 
 
 def test_to_rgb_names_an_unconvertible_mode():
