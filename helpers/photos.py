@@ -155,7 +155,8 @@ def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR,
     if "babyshapes.rcc" in bundles and _lock_golden_retriever(bundles["babyshapes.rcc"]) is not None:
         pieces = bundles["babyshapes.rcc"]
         sources.append(SourcePhoto("lock_golden_retriever", "bo", "valid",
-                                   "Lock, a golden retriever lying on grass (GCompris photo, rebuilt from its puzzle pieces)",
+                                   "Lock, a golden retriever lying on grass "
+                                   "(GCompris photo, rebuilt from its puzzle pieces)",
                                    "GCompris (gcompris-qt-data) babyshapes.rcc: dog2/*.webp, board 6",
                                    lambda: _lock_golden_retriever(pieces), valid_views))
     for stem, what, split in (("dingo", "a dingo (Tux Paint photo cut-out, on white)", "train"),

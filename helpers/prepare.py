@@ -11,12 +11,12 @@ from . import data, door_data, files, photos
 
 def _prepare_doggy_door() -> tuple[None, str]:
     """Build the doggy-door photos (05a) and the presidential doggy door's folders (05b), offline."""
-    photos = photos.sample_photos()
+    sample = photos.sample_photos()
     door = door_data.build_door_data(online=False)
     counts = door.counts()
     images = sum(sum(c.values()) for c in counts.values())
     return None, (f"{door.source} ({images} images in {door.root}; "
-                  f"{len(photos)} photos for notebook 05a)")
+                  f"{len(sample)} photos for notebook 05a)")
 
 
 def main() -> int:

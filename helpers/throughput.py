@@ -8,9 +8,8 @@ starves the GPU), channels-last memory format, bfloat16 autocast and a fused opt
 """
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn

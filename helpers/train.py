@@ -6,7 +6,7 @@ loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, s
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import nn

@@ -19,7 +19,9 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 def safe_filename(name: str) -> str:
-    """Return ``name`` reduced to a plain file name: no folders, no ``..``, only letters, digits, ``._-`` (notebook 05b).
+    """Return ``name`` reduced to a plain file name (notebook 05b).
+
+    No folders, no ``..``, only letters, digits and ``._-``.
 
     ``'../../x.jpg'`` becomes ``'x.jpg'``; ``'C:\\\\evil\\\\a b.png'`` becomes ``'a_b.png'``; a name
     left empty becomes ``'photo'``. Leading dots are removed, so the result is never hidden.

@@ -169,7 +169,7 @@ def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable
 def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
                     lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
                     beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None):
-    """Return an ipywidgets panel (learning rate, beta1, beta2 sliders) that calls ``redraw`` on every change (notebook 04).
+    """Return an ipywidgets panel of lr, beta1 and beta2 sliders that calls ``redraw`` on every change (notebook 04).
 
     ``redraw`` is called as ``redraw(lr=..., beta1=..., beta2=..., **choices)``: once when the
     panel is built, and again, into the panel's output area, whenever a control moves. Each

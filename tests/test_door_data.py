@@ -1,4 +1,5 @@
-"""helpers.door_data and its parts (photos, _qt_resources, uploads, widgets.UploadPanel): the Qt bundle reader, the group-aware dataset builder, its sources, safe uploads."""
+"""helpers.door_data and its parts: the Qt bundle reader (_qt_resources), the photo sources (photos),
+the group-aware dataset builder (door_data), safe uploads (uploads) and the panel (widgets.UploadPanel)."""
 import io
 import json
 import socket
@@ -66,7 +67,8 @@ def test_read_qt_resources_rejects_other_files(tmp_path):
         _qt_resources.read_qt_resources(tmp_path / "x.rcc")
 
 
-@pytest.mark.skipif(not (photos.GCOMPRIS_DIR / "explore_farm_animals.rcc").is_file(), reason="gcompris-qt-data not installed")
+@pytest.mark.skipif(not (photos.GCOMPRIS_DIR / "explore_farm_animals.rcc").is_file(),
+                    reason="gcompris-qt-data not installed")
 def test_read_qt_resources_on_gcompris_finds_the_german_shepherd():
     files = _qt_resources.read_qt_resources(photos.GCOMPRIS_DIR / "explore_farm_animals.rcc")
     dog = files["/gcompris/src/activities/explore_farm_animals/resource/animals/dog.webp"]
@@ -100,8 +102,9 @@ def test_offline_sources_from_a_fake_tuxpaint(tmp_path):
         (tux / rel).write_bytes(png_bytes(len(rel), mode="RGBA"))
     sources = photos.offline_sources(tuxpaint_dir=tux, gcompris_dir=tmp_path / "none", bo_views=(5, 2))
     by_id = {s.id: s for s in sources}
-    assert (by_id["tuxpaint_dingo"].label, by_id["tuxpaint_dingo"].split, by_id["tuxpaint_dingo"].views) == ("bo", "train", 5)
-    assert (by_id["tuxpaint_dog"].label, by_id["tuxpaint_dog"].split, by_id["tuxpaint_dog"].views) == ("bo", "valid", 2)
+    dingo, husky = by_id["tuxpaint_dingo"], by_id["tuxpaint_dog"]
+    assert (dingo.label, dingo.split, dingo.views) == ("bo", "train", 5)
+    assert (husky.label, husky.split, husky.views) == ("bo", "valid", 2)
     assert by_id["tuxpaint_dogs_fox"].label == "not_bo" and by_id["tuxpaint_cats_lion"].label == "not_bo"
     assert not any("cartoon" in s.origin or "toys" in s.origin for s in sources)
     built = door_data.build_door_data(tmp_path / "door", offline=lambda: [s for s in sources if "Tux" in s.origin] +
@@ -131,7 +134,8 @@ def test_the_real_offline_default_has_two_dogs_on_each_side():
 
 def tiny_sources():
     def src(i, label, split, views=1):
-        return photos.SourcePhoto(f"p{i}", label, split, f"photo {i}", "test", lambda i=i: fake_image(i, (90, 70)), views)
+        return photos.SourcePhoto(f"p{i}", label, split, f"photo {i}", "test",
+                                  lambda i=i: fake_image(i, (90, 70)), views)
     return [src(0, "bo", "train", 3), src(1, "bo", "valid", 2), src(2, "not_bo", "train"),
             src(3, "not_bo", "train"), src(4, "not_bo", "valid")]
 
@@ -236,7 +240,7 @@ def test_oxford_pet_when_cached_needs_no_network(tmp_path, monkeypatch, no_netwo
         raise AssertionError("used the offline default although Oxford-IIIT Pet is cached")
     data = door_data.build_door_data(tmp_path / "door", online=True, offline=must_not_build)
     assert data.source == "oxford-iiit-pet" and "Newfoundland" in data.story
-    assert {p.name for p, y in data.items["train"] if y == 0} == {"newfoundland_1.jpg", "newfoundland_2.jpg", "newfoundland_3.jpg"}
+    assert {p.name for p, y in data.items["train"] if y == 0} == {f"newfoundland_{i}.jpg" for i in (1, 2, 3)}
     assert {p.name for p, y in data.items["valid"] if y == 0} == {"newfoundland_4.jpg"}
     assert all(not p.name.startswith("newfoundland") for p, y in data.items["train"] if y == 1)
     train = {data.groups[p] for p, _ in data.items["train"]}

@@ -83,7 +83,8 @@ def test_scan_images_missing_folder_raises_with_a_fix(tmp_path):
 
 def test_scan_images_min_side_is_a_knob(messy):
     good, _ = scan_images(messy, min_side=45)
-    assert {p.name for p in good} == {"rgb.jpg", "gray.png", "palette.gif", "cmyk.jpg", "transparent.png", "nested.webp"}
+    assert {p.name for p in good} == {"rgb.jpg", "gray.png", "palette.gif", "cmyk.jpg", "transparent.png",
+                                      "nested.webp"}
 
 
 @pytest.mark.parametrize("name", ["rgb.jpg", "gray.png", "palette.gif", "cmyk.jpg", "transparent.png", "white16.png"])

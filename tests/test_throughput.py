@@ -8,9 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.throughput import (TrainingStep, _merge_rows, is_power_of_two,
-                           neighbour_gaps, saved_activation_bytes, throughput_sweep,
-                           training_step, training_throughput)
+from helpers.throughput import (
+    TrainingStep,
+    _merge_rows,
+    is_power_of_two,
+    neighbour_gaps,
+    saved_activation_bytes,
+    throughput_sweep,
+    training_step,
+    training_throughput,
+)
 
 SHAPE = (1, 8, 8)
 

@@ -65,7 +65,8 @@ def test_evaluate_counts_and_restores_mode():
         model[0].weight.copy_(torch.eye(2))
         model[0].bias.zero_()
     result = train.evaluate(model, TensorDataset(x, torch.tensor([0, 0])))
-    expected_loss = (math.log(1 + math.exp(-1)) + math.log(1 + math.exp(1))) / 2  # CE of logits (1,0) and (0,1), label 0
+    # cross-entropy of logits (1, 0) and (0, 1), both labelled 0
+    expected_loss = (math.log(1 + math.exp(-1)) + math.log(1 + math.exp(1))) / 2
     assert result == {"loss": pytest.approx(expected_loss), "accuracy": 0.5, "n": 2}
     assert model.training
 
