@@ -15,8 +15,7 @@ from .data import DataNotFound, as_tensors, fashion_mnist, prepare_fashion_mnist
 from .device import describe_environment, model_device, pick_device, synchronize
 from .files import ChecksumMismatch
 from .models import CAT_CLASSES, DOG_CLASSES, WeightsUnavailable, imagenet_label, pretrained
-from .throughput import throughput_sweep, training_throughput
-from .timing import Timing, benchmark
+from .timing import benchmark
 from .train import evaluate, fit
 
 _LAZY = {  # name -> module that defines it, imported when the name is first used
@@ -40,9 +39,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound", "Timing",
+    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound",
     "WeightsUnavailable", "as_tensors", "benchmark", "data_dir", "describe_environment",
     "evaluate", "fashion_mnist", "fit", "imagenet_label", "load_rgb", "mode", "model_device", "pick",
     "pick_device", "plot_history", "prepare_fashion_mnist", "pretrained", "scan_images", "seed_everything",
-    "show_images", "synchronize", "throughput_sweep", "training_throughput",
+    "show_images", "synchronize",
 ]

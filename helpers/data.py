@@ -1,6 +1,7 @@
 """Datasets: one registry of sources with checksums and licences, and loaders.
 
-Introduced in notebook 00 (Fashion-MNIST); the doggy-door notebooks (05a, 05b) add photos.
+Introduced in notebook 00 (Fashion-MNIST). The doggy-door photos (05a, 05b) are built by
+:mod:`helpers.photos` and :mod:`helpers.door_data` instead.
 Every dataset lives under :func:`helpers.config.data_dir` (``data/`` by default,
 ``COURSE_DATA`` to move it).
 """
@@ -37,6 +38,8 @@ class DatasetEntry:
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 of its content
 
 
+# Downloaded or unpacked files with checksums. The doggy-door photos are built, not fetched: their
+# sources and licences are in helpers/photos.py, helpers/door_data.py and data/README.md.
 REGISTRY: dict[str, DatasetEntry] = {
     "fashion-mnist": DatasetEntry(
         name="Fashion-MNIST",
@@ -53,29 +56,6 @@ REGISTRY: dict[str, DatasetEntry] = {
             "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
             "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         },
-    ),
-    "presidential-doggy-door": DatasetEntry(
-        name="Presidential doggy door, offline default (notebook 05b; helpers.door_data)",
-        licence="GPL-3 and per-photo CC-BY-SA / public domain (GCompris, see /usr/share/doc/gcompris-qt-data/"
-                "copyright); GPL-2 (Tux Paint stamps); scikit-image and matplotlib sample data licences",
-        homepage="https://gcompris.net/ ; https://tuxpaint.org/",
-        sources=(
-            "yours: photos already in data/presidential_doggy_door/{train,valid}/{bo,not_bo}/",
-            "download: Oxford-IIIT Pet via torchvision (see 'oxford-iiit-pet'), only with online=True",
-            "system: Debian gcompris-qt-data (/usr/share/gcompris-qt/rcc/*.rcc) and tuxpaint-stamps-default "
-            "(/usr/share/tuxpaint/stamps/animals/), plus skimage.data and matplotlib's grace_hopper.jpg",
-        ),
-    ),
-    "oxford-iiit-pet": DatasetEntry(
-        name="Oxford-IIIT Pet (notebook 05b, online only; Newfoundland plays Bo)",
-        licence="CC BY-SA 4.0 (Parkhi, Vedaldi, Zisserman, Jawahar 2012)",
-        homepage="https://www.robots.ox.ac.uk/~vgg/data/pets/",
-        sources=(
-            "cache: data/oxford-iiit-pet/",
-            "download: torchvision.datasets.OxfordIIITPet(download=True): images.tar.gz "
-            "md5 5c4f3ee8e5d25df40f4fd59a7f44e54c, annotations.tar.gz md5 95a8c909bbe2e81eed6a22bccdf3f68f "
-            "(checked by torchvision)",
-        ),
     ),
 }
 

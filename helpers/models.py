@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .files import verify
+
 EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 DOG_CLASSES = range(151, 269)  # ImageNet 151 (Chihuahua) .. 268 (Mexican hairless)
 CAT_CLASSES = range(281, 286)  # ImageNet 281 (tabby) .. 285 (Egyptian cat)
@@ -86,8 +88,6 @@ def efficientnet_lite0() -> nn.Module:
     ``strict=True``.
     """
     import timm
-
-    from .data import verify
 
     path = verify(efficientnet_lite0_weights_path(), EFFICIENTNET_LITE0_SHA256, remove_bad=False)
     state = torch.load(path, map_location="cpu", weights_only=True)

@@ -62,7 +62,7 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols:
 
 
 def plot_history(history: Sequence[dict], *, title: str = "Training history") -> Figure:
-    """Return a figure with loss and accuracy per epoch from :func:`helpers.train.fit`'s history (notebook 02)."""
+    """Return a figure with loss and accuracy per epoch from :func:`helpers.fit`'s history (notebook 05b)."""
     if not history:
         raise ValueError("plot_history got an empty history: train for at least one epoch")
     epochs = [row["epoch"] for row in history]

@@ -168,7 +168,7 @@ def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable
 
 def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
                     lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
-                    beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None):
+                    beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None) -> widgets.VBox:
     """Return an ipywidgets panel of lr, beta1 and beta2 sliders that calls ``redraw`` on every change (notebook 04).
 
     ``redraw`` is called as ``redraw(lr=..., beta1=..., beta2=..., **choices)``: once when the
