@@ -1,4 +1,6 @@
-"""Test-suite settings (at the root so that they apply to tests/ and notebooks/ alike): fast mode by default and a time budget for every notebook.
+"""Test-suite settings: fast mode by default and a time budget for every notebook.
+
+At the root so that they apply to tests/ and notebooks/ alike.
 
 nbval turns each notebook into one test item per cell; the kernel starts in the first
 item's setup, so the sum of a notebook's items is its time from a fresh kernel to the end.

@@ -10,7 +10,6 @@ crashing half-way or dropping it silently; :func:`load_rgb` turns every decodabl
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 from pathlib import Path
@@ -230,13 +229,6 @@ def load_rgb(path: Path | str, *, min_side: int = MIN_SIDE, max_side: int | None
     if path.stat().st_size == 0:
         raise ImageProblem(path, "empty file (0 bytes)")
     return _decode(path, min_side=min_side, max_side=max_side, name=path)
-
-
-def load_rgb_bytes(data: bytes, *, name: str = "<bytes>", min_side: int = MIN_SIDE) -> Image.Image:
-    """Return image bytes (an upload, say) as an 8-bit RGB PIL image; like :func:`load_rgb` (notebook 05b)."""
-    if len(data) == 0:
-        raise ImageProblem(name, "empty file (0 bytes)")
-    return _decode(io.BytesIO(bytes(data)), min_side=min_side, name=name)
 
 
 def _is_hidden(name: str) -> bool:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict, dataclass
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -26,10 +26,6 @@ class Timing:
     stdev: float
     repeats: int
     warmup: int
-
-    def as_dict(self) -> dict[str, float]:
-        """Return the fields as a plain dict (for tables)."""
-        return asdict(self)
 
     def spread(self) -> float:
         """Return ``(max - min) / median``: the run-to-run spread as a fraction of the median."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.images import MAX_PIXELS, MAX_SIDE, MIN_SIDE, ImageProblem, load_rgb, load_rgb_bytes, scan_images, to_rgb
+from helpers.images import MAX_PIXELS, MAX_SIDE, MIN_SIDE, ImageProblem, load_rgb, scan_images, to_rgb
 
 
 def photo(size=(64, 48), seed=0) -> Image.Image:
@@ -88,7 +88,8 @@ def test_scan_images_missing_folder_raises_with_a_fix(tmp_path):
 
 def test_scan_images_min_side_is_a_knob(messy):
     good, _ = scan_images(messy, min_side=45)
-    assert {p.name for p in good} == {"rgb.jpg", "gray.png", "palette.gif", "cmyk.jpg", "transparent.png", "nested.webp"}
+    assert {p.name for p in good} == {"rgb.jpg", "gray.png", "palette.gif", "cmyk.jpg", "transparent.png",
+                                      "nested.webp"}
 
 
 @pytest.mark.parametrize("name", ["rgb.jpg", "gray.png", "palette.gif", "cmyk.jpg", "transparent.png", "white16.png"])
@@ -136,14 +137,6 @@ def test_load_rgb_applies_exif_orientation(tmp_path):
     exif[0x0112] = 6  # "rotate 90° clockwise to display"
     wide.save(tmp_path / "phone.jpg", exif=exif)
     assert load_rgb(tmp_path / "phone.jpg").size == (40, 80)
-
-
-def test_load_rgb_bytes_checks_like_load_rgb(messy):
-    assert load_rgb_bytes((messy / "cmyk.jpg").read_bytes()).mode == "RGB"
-    with pytest.raises(ImageProblem, match="not an image"):
-        load_rgb_bytes(b"hello", name="x.jpg")
-    with pytest.raises(ImageProblem, match="empty"):
-        load_rgb_bytes(b"", name="x.jpg")
 
 
 def test_to_rgb_names_an_unconvertible_mode():

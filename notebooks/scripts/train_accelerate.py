@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import time
 
+import ddp_common
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration
 from torch.utils.data import DataLoader
-
-import ddp_common
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import time
 
+import ddp_common
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler
-
-import ddp_common
 
 
 def check_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
