@@ -94,16 +94,24 @@ def seed_everything(seed: int = 0) -> int:
     return seed
 
 
-def data_dir() -> Path:
-    """Return the folder for downloaded and unpacked data, created if missing (notebook 00).
+def data_path() -> Path:
+    """Return the data folder's path without creating it: ``COURSE_DATA`` or the repository's ``data/`` (notebook 00).
 
-    Default: the repository's ``data/``. ``COURSE_DATA=/some/folder`` overrides it; ``~`` is
-    expanded, and a relative path is taken from the repository root (not the current
+    ``~`` is expanded, and a relative path is taken from the repository root (not the current
     folder, which is ``notebooks/`` in a notebook and the root for ``make data``), so both
     find the same folder.
     """
     override = os.environ.get("COURSE_DATA", "").strip()
-    path = REPO_ROOT / Path(override).expanduser() if override else REPO_ROOT / "data"
+    return REPO_ROOT / Path(override).expanduser() if override else REPO_ROOT / "data"
+
+
+def data_dir() -> Path:
+    """Return the folder for downloaded and unpacked data, created if missing (notebook 00).
+
+    Default: the repository's ``data/``. ``COURSE_DATA=/some/folder`` overrides it (see
+    :func:`data_path`: ``~`` and relative paths work the same for notebooks and ``make data``).
+    """
+    path = data_path()
     if path.exists() and not path.is_dir():
         raise ConfigError(f"COURSE_DATA points to {path}, which is a file, not a folder. "
                           f"Point it at a folder, or unset it to use {REPO_ROOT / 'data'}.")

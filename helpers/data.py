@@ -7,6 +7,7 @@ Every dataset lives under :func:`helpers.config.data_dir` (``data/`` by default,
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import shutil
 from dataclasses import dataclass, field
@@ -25,6 +26,40 @@ if TYPE_CHECKING:
 
 class DataNotFound(FileNotFoundError):
     """No source of a dataset could be used; the message says what to install or do."""
+
+
+class DataFolderError(OSError):
+    """The data folder cannot be written (read-only, full, no permission); one line naming the folder and the fix."""
+
+
+_UNWRITABLE = {errno.EROFS: "is on a read-only file system", errno.ENOSPC: "is on a full disk (no space left on device)",
+               errno.EDQUOT: "is over its disk quota", errno.EACCES: "is not writable by this user",
+               errno.EPERM: "is not writable by this user"}
+
+
+def folder_error(exc: OSError, *, folder: Path | None = None, need: str = "") -> DataFolderError | None:
+    """Return ``exc`` as a :class:`DataFolderError` when it means a data folder cannot be written, else None (``make data``, notebook 00).
+
+    Read-only file systems, full disks and missing permissions become one line that names the
+    folder (the error's file, else ``folder``, else the data folder) and the fix (another
+    ``COURSE_DATA``, or ``need``, the room to free); any other error gives None, for the
+    caller to raise as it is.
+    """
+    if isinstance(exc, DataFolderError):
+        return exc
+    what = _UNWRITABLE.get(exc.errno)
+    if what is None:
+        return None
+    where = Path(exc.filename) if exc.filename else folder or config.data_path()
+    if where.name.endswith(".partial") or where.is_file():
+        where = where.parent  # name the folder, not the temporary file being written into it
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = (f"free {need or 'some space'} on that disk, or point COURSE_DATA at a folder on a disk with room "
+               "(`COURSE_DATA=/path/with/room make data`, and the same COURSE_DATA for the notebooks)")
+    else:
+        fix = ("point COURSE_DATA at a writable folder (`COURSE_DATA=$HOME/fdl-data make data`, and the same "
+               "COURSE_DATA for the notebooks), or make that folder writable")
+    return DataFolderError(f"{where} {what}, so the data cannot be written there. Fix: {fix}.")
 
 
 @dataclass(frozen=True)
@@ -67,38 +102,61 @@ def _gunzip(src: Path, dst: Path) -> None:
         shutil.copyfileobj(fin, fout)
 
 
+FASHION_MNIST_SIZE = "about 55 MB"  # the four unpacked files
+
+
 def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
                           download: bool = True, timeout: float = 30.0) -> tuple[Path, str]:
     """Return ``(root, source)`` once the Fashion-MNIST files are in ``data/FashionMNIST/raw/`` (notebook 00).
 
     Sources in order: the cache, the Debian copy (unpacked from ``system_dir``), then
     torchvision's download with a socket timeout. Every file is checked against the
-    registry's sha256. Raises :class:`DataNotFound` naming the fix when all fail.
-    Introduced in notebook 00.
+    registry's sha256; a corrupt cached file is deleted and fetched again from the next
+    source in the same run (``source`` says so). Raises :class:`DataNotFound` naming the fix
+    when all fail, :class:`ChecksumMismatch` when the Debian copy itself is corrupt, and
+    :class:`DataFolderError` (one line: the folder and the fix) when the data folder is
+    read-only or full.
     """
+    raw = config.data_path() / "FashionMNIST" / "raw"
+    try:
+        return _fetch_fashion_mnist(config.data_dir(), Path(system_dir), download=download, timeout=timeout)
+    except OSError as exc:
+        problem = folder_error(exc, folder=raw, need=FASHION_MNIST_SIZE)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def _fetch_fashion_mnist(root: Path, system_dir: Path, *, download: bool, timeout: float) -> tuple[Path, str]:
     entry = REGISTRY["fashion-mnist"]
-    root = config.data_dir()
     raw = root / "FashionMNIST" / "raw"
-
-    def cached() -> bool:
-        return all((raw / name).is_file() for name in entry.files)
-
-    if cached():
-        for name, digest in entry.files.items():
-            verify(raw / name, digest)
+    corrupt = []
+    for name, digest in entry.files.items():
+        if (raw / name).is_file():
+            try:
+                verify(raw / name, digest)  # deletes a corrupt file: the sources below replace it
+            except ChecksumMismatch:
+                corrupt.append(raw / name)
+    repaired = f"; replaced a corrupt cached {', '.join(p.name for p in corrupt)}" if corrupt else ""
+    if all((raw / name).is_file() for name in entry.files):
         return root, f"cache ({raw})"
 
-    system_dir = Path(system_dir)
     gz_files = {name: system_dir / f"{name}.gz" for name in entry.files}
     if all(p.is_file() for p in gz_files.values()):
         raw.mkdir(parents=True, exist_ok=True)
         for name, gz in gz_files.items():
             if not (raw / name).is_file():
                 atomic_write(raw / name, lambda tmp, gz=gz: _gunzip(gz, tmp))
-            verify(raw / name, entry.files[name])
-        return root, f"Debian package dataset-fashion-mnist ({system_dir})"
+                try:
+                    verify(raw / name, entry.files[name])
+                except ChecksumMismatch:
+                    raise ChecksumMismatch(
+                        f"{gz}: the Debian copy is corrupt (what it unpacks to does not have the registry's "
+                        "sha256). Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`, then run "
+                        "`make data` again.") from None
+        return root, f"Debian package dataset-fashion-mnist ({system_dir}){repaired}"
 
-    errors = []
+    errors = [f"{p} was corrupt and has been deleted" for p in corrupt]
     if download:
         from torchvision.datasets import FashionMNIST
 
@@ -108,10 +166,12 @@ def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
                 FashionMNIST(str(root), train=False, download=True)
             for name, digest in entry.files.items():
                 verify(raw / name, digest)
-            return root, "download (torchvision)"
+            return root, f"download (torchvision){repaired}"
         except ChecksumMismatch:
             raise
         except Exception as exc:  # offline, DNS failure, timeout, HTTP error
+            if isinstance(exc, OSError) and folder_error(exc) is not None:
+                raise  # read-only or full: prepare_fashion_mnist says so in one line
             errors.append(f"download failed: {type(exc).__name__}: {exc}")
     raise DataNotFound(
         "Fashion-MNIST was not found.\n"

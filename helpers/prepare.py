@@ -31,6 +31,12 @@ def main() -> int:
             print(f"{name}: NOT READY\n{exc}", file=sys.stderr)
             failed = True
             continue
+        except OSError as exc:  # a read-only or full data folder: one line with the folder and the fix, no traceback
+            if data.folder_error(exc) is None:
+                raise
+            print(f"{name}: NOT READY\n{data.folder_error(exc)}", file=sys.stderr)
+            failed = True
+            continue
         print(f"{name}: ready, from {source}")
     return 1 if failed else 0
 
