@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -100,6 +100,7 @@ _MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF8", "G
 _HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1")
 _PLUGIN = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "BMP": "BMP", "TIFF": "TIFF", "WebP": "WEBP",
            "HEIC": "HEIF", "AVIF": "AVIF"}  # the name Pillow registers each format's reader under
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "I", "F"})  # the modes Image.reduce accepts
 # Pillow's words for a damaged header (from fuzzing: bad checksums, mangled chunk and marker names, bare numbers)
 _DAMAGED = re.compile(r"broken|checksum|crc|not an? |truncat|missing|invalid|bad |no marker|not identified|"
                       r"unknown filter|end of file|^[\W\d]*$", re.IGNORECASE)
@@ -117,20 +118,10 @@ def _sniff(header: bytes) -> str | None:
     return next((fmt for magic, fmt in _MAGIC if header.startswith(magic)), None)
 
 
-@contextlib.contextmanager
-def _binary(source) -> Iterator[IO[bytes]]:
-    """Yield ``source`` (a path or a binary file object) as a binary file read from its start."""
-    if hasattr(source, "read"):
-        source.seek(0)
-        yield source
-    else:
-        with open(source, "rb") as fh:
-            yield fh
-
-
-def _unidentified(source, name: Path | str) -> ImageProblem:
+def _unidentified(path: Path) -> ImageProblem:
     """Return the problem with a file that Pillow could not identify: not an image, a damaged header, an unsupported layout, HEIC without pillow-heif."""
-    with _binary(source) as fh:
+    name = path
+    with open(path, "rb") as fh:
         header = fh.read(16)
     fmt = _sniff(header)
     if fmt is None:
@@ -148,7 +139,7 @@ def _unidentified(source, name: Path | str) -> ImageProblem:
                             fix="convert the image to JPEG or PNG")
     factory, _ = Image.OPEN[plugin]
     try:  # ask the format's own reader why: Image.open hides its reason behind "cannot identify"
-        with _binary(source) as fh, factory(fh, str(name)):
+        with open(path, "rb") as fh, factory(fh, str(path)):
             why = "its reader accepts the header but Pillow does not recognise the file"
     except Exception as exc:  # noqa: BLE001 (any reason is worth showing)
         why = str(exc) or type(exc).__name__
@@ -181,21 +172,24 @@ def _check_size(size: tuple[int, int], *, min_side: int, name: Path | str) -> No
         raise ImageProblem(name, f"too small: {width}×{height} pixels, need at least {min_side} on each side")
 
 
-def _decode(source, *, min_side: int, name: Path | str, max_side: int | None = MAX_SIDE) -> Image.Image:
+def _decode(path: Path, *, min_side: int, max_side: int | None) -> Image.Image:
     """Open, check, decode, orient, convert and shrink one image; raise :class:`ImageProblem` with the reason."""
+    name = path
     try:
         with _own_pixel_limit():
-            img = Image.open(source)
+            img = Image.open(path)
         with img:
             _check_size(img.size, min_side=min_side, name=name)  # from the header, before any pixel is decoded
-            if max_side is not None and img.format == "JPEG":
+            if max_side is not None and img.format in ("JPEG", "MPO"):  # MPO: a phone's JPEG with extra frames
                 img.draft(None, (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 size: fast and small
             img.load()  # decodes every byte: truncated data fails here, not later in training
+            if max_side is not None and max(img.size) >= 2 * max_side and img.mode in _REDUCIBLE:
+                img = img.reduce(max(img.size) // max_side)  # averages k×k blocks: a cheap first shrink
             img = ImageOps.exif_transpose(img)  # phone photos store "turn me" in EXIF
     except ImageProblem:
         raise
     except UnidentifiedImageError:
-        raise _unidentified(source, name) from None
+        raise _unidentified(path) from None
     except PermissionError:
         raise ImageProblem(name, "permission denied: this user may not read the file",
                            fix=f"make it readable (`chmod a+r '{name}'`, or ask its owner), "
@@ -228,7 +222,7 @@ def load_rgb(path: Path | str, *, min_side: int = MIN_SIDE, max_side: int | None
                                 "a folder's photos with helpers.images.scan_images(folder).")
     if path.stat().st_size == 0:
         raise ImageProblem(path, "empty file (0 bytes)")
-    return _decode(path, min_side=min_side, max_side=max_side, name=path)
+    return _decode(path, min_side=min_side, max_side=max_side)
 
 
 def _is_hidden(name: str) -> bool:

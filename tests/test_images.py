@@ -329,3 +329,12 @@ def test_the_heic_install_hint_names_the_pinned_version():
 
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert f'"{HEIF_REQUIREMENT}"' in pyproject
+
+
+def test_a_big_sideways_phone_photo_is_shrunk_and_turned_upright(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    photo((400, 200)).save(tmp_path / "sideways.jpg", exif=exif)
+    photo((400, 200)).save(tmp_path / "sideways.png", exif=exif)
+    assert load_rgb(tmp_path / "sideways.jpg", max_side=100).size == (50, 100)
+    assert load_rgb(tmp_path / "sideways.png", max_side=100).size == (50, 100)
