@@ -1,4 +1,4 @@
-"""Plotting optimizer trajectories on 2-D functions, and the slider panel that redraws them.
+"""Plotting optimizer trajectories on 2-D functions (the slider panel is helpers.widgets.optimizer_panel).
 
 Introduced in notebook 04 (Adam). The optimizers themselves are teaching code and live in
 the notebook; this module only draws what they did.

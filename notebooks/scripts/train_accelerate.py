@@ -57,11 +57,18 @@ def main(argv: list[str] | None = None) -> dict:
             optimizer.step()
             loss_sum += loss.detach() * len(y)
             count += len(y)
-        ddp_common.end_of_epoch(args, proc, accelerator.unwrap_model(model), optimizer, epoch,
-                            loss_sum, count, progress, started)
+        mean_loss = ddp_common.record_epoch(proc, loss_sum, count, progress, started)
+        # rank 0 alone writes the snapshot (every rank holds the same model); the others wait at the
+        # barrier, so that none starts the next epoch, and perhaps crashes, while the file is written
+        if proc.rank == 0:
+            print(f"epoch {epoch + 1}/{args.epochs}: mean training loss {mean_loss:.4f}", flush=True)
+            if args.snapshot is not None:
+                ddp_common.save_snapshot(args.snapshot, accelerator.unwrap_model(model), optimizer, epoch + 1,
+                                         progress.history)
+        dist.barrier()
     result = ddp_common.finish(args, proc, accelerator.unwrap_model(model), test_data, start_epoch, progress,
-                           distributed_type=str(accelerator.distributed_type),
-                           accelerate_processes=accelerator.num_processes)
+                               distributed_type=str(accelerator.distributed_type),
+                               accelerate_processes=accelerator.num_processes)
     accelerator.end_training()
     if dist.is_initialized():
         dist.destroy_process_group()
