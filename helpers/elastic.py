@@ -27,13 +27,13 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
 
 import psutil
 
-from .distributed import LaunchTimeout, free_port
+from .launch import LaunchTimeout, free_port
 
 # The rendezvous settings notebook 06 uses (--rdzv-conf), and why:
 RDZV_CONF: dict[str, int] = {
@@ -108,7 +108,7 @@ class ElasticJob:
     no node holds the store. All output is kept per node and
     passed to ``echo`` as ``[node A] ...`` (``True``: print it; a callable receives each line;
     ``False``: keep quiet). ``timeout`` bounds the whole job: :meth:`wait_for` and :meth:`wait`
-    raise :class:`~helpers.distributed.LaunchTimeout` past it, after stopping everything.
+    raise :class:`~helpers.launch.LaunchTimeout` past it, after stopping everything.
     """
 
     def __init__(self, script: str | Path, args: Sequence[str] = (), *, nodes: Sequence[str] = ("A", "B"),
@@ -146,7 +146,7 @@ class ElasticJob:
                              is_host=name == self.names[0] if self.backend == "c10d" else None,
                              rdzv_conf=self.rdzv_conf)
 
-    def start(self) -> "ElasticJob":
+    def start(self) -> ElasticJob:
         """Start every node's agent: the others first, so that they are already waiting when the
         store comes up, then the host; return ``self``."""
         self._started = time.perf_counter()
@@ -160,7 +160,7 @@ class ElasticJob:
             self._note(f"started node {name} (agent pid {process.pid})")
         return self
 
-    def __enter__(self) -> "ElasticJob":
+    def __enter__(self) -> ElasticJob:
         return self.start() if not self.nodes else self
 
     def __exit__(self, *exc: object) -> None:

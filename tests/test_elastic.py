@@ -24,7 +24,7 @@ import pytest
 
 import helpers
 from helpers import elastic
-from helpers.distributed import LaunchTimeout
+from helpers.launch import LaunchTimeout
 
 SCRIPT = Path(__file__).resolve().parent.parent / "notebooks" / "scripts" / "train_ddp.py"
 EPOCHS = 12

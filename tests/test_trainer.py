@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import helpers
-from helpers import distributed as dist_helpers
+from helpers import launch
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "notebooks" / "scripts"
 JOB = ["--epochs", "2", "--train-size", "512", "--test-size", "200", "--hidden", "32", "--batch-size", "64",
@@ -43,7 +43,7 @@ def forked_run(out: Path, name: str, extra: list[str] = (), max_restarts: int = 
     argv = [str(a) for a in JOB + ["--output-dir", out / name, "--result", out / f"{name}.json",
                                    "--data-dir", helpers.data_dir(), *extra]]
     notebook_launcher(import_trainer_script().main, args=(argv,), num_processes=2,
-                      use_port=str(dist_helpers.free_port()), max_restarts=max_restarts)
+                      use_port=str(launch.free_port()), max_restarts=max_restarts)
     return json.loads((out / f"{name}.json").read_text())
 
 

@@ -29,6 +29,7 @@ import signal
 import time
 from pathlib import Path
 
+import ddp_common as common
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -36,8 +37,6 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.utils import logging as hf_logging
-
-import common
 
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "scheduler.pt", "trainer_state.json")
 
@@ -177,13 +176,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     inner = trainer.accelerator.unwrap_model(trainer.model)
     identical, max_diff, fingerprint = common.params_identical(inner)
-    loss, accuracy = common.evaluate(inner.net, test_data, proc.device)
+    test = common.evaluate(inner.net, test_data, proc.device)
     last = complete_checkpoint(args.output_dir, proc.world_size)
     result = {
         "world_size": proc.world_size, "backend": proc.backend, "device": proc.device.type,
         "attempt": proc.attempt, "resumed_from": checkpoint.name if checkpoint else None,
         "global_step": trainer.state.global_step, "epochs": args.epochs,
-        "final_loss": loss, "final_accuracy": accuracy,
+        "final_loss": test["loss"], "final_accuracy": test["accuracy"],
         "params_identical": identical, "params_max_abs_diff": max_diff, "params_sha256": fingerprint,
         "sampler": watch.sampler, "parallel_mode": trainer.args.parallel_mode.name,
         "checkpoints": sorted(p.name for p in args.output_dir.glob("checkpoint-*")),
@@ -193,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if proc.rank == 0:
         common.write_result(args.result, result)
-        print(f"final test loss {loss:.6f}, accuracy {accuracy:.3f}, "
+        print(f"final test loss {test['loss']:.6f}, accuracy {test['accuracy']:.3f}, "
               f"parameters identical on all {proc.world_size} ranks: {identical}", flush=True)
     del trainer, inner, model  # the DDP wrapper holds the process group: release it before destroying it
     dist.destroy_process_group()
