@@ -9,6 +9,9 @@ Fashion-MNIST), ``images`` (reading any photo safely), ``train``, ``plots``, ``t
 (notebook 04), ``models`` (pretrained networks), ``doggy_door`` (notebook 05b's data and upload
 panel), ``distributed`` (launching torchrun and Accelerate, notebook 06). The widget and
 distributed modules are imported where used (``from helpers.widgets import kernel_editor``).
+``results`` (``helpers.record``/``helpers.recorded``: key results of a run) and ``exercises`` with
+``check`` (``helpers.check.<exercise>(answer)``: the exercises' checks, one module per notebook)
+serve every notebook; see docs/exercises.md.
 """
 from .config import ConfigError, data_dir, mode, pick, seed_everything
 from .data import ChecksumMismatch, DataNotFound, as_tensors, fashion_mnist, prepare_fashion_mnist
@@ -17,14 +20,16 @@ from .images import load_rgb, scan_images
 from .models import (CAT_CLASSES, DOG_CLASSES, WeightsUnavailable, imagenet_label,
                      pretrained)
 from .plots import plot_history, show_images
+from .results import RecordError, record, recorded
 from .sweep import throughput_sweep, training_throughput
 from .timing import Timing, benchmark
 from .train import batches, evaluate, fit
+from . import check  # noqa: E402  (helpers.check.<exercise>; imports torch-only check modules)
 
 __all__ = [
-    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound", "Timing",
+    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound", "RecordError", "Timing",
     "WeightsUnavailable", "as_tensors", "batches", "benchmark", "data_dir", "describe_environment",
     "evaluate", "fashion_mnist", "fit", "imagenet_label", "load_rgb", "mode", "model_device", "pick",
-    "pick_device", "plot_history", "prepare_fashion_mnist", "pretrained", "scan_images", "seed_everything",
+    "pick_device", "plot_history", "prepare_fashion_mnist", "pretrained", "record", "recorded", "scan_images", "seed_everything",
     "show_images", "synchronize", "throughput_sweep", "training_throughput",
 ]
