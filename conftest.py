@@ -46,9 +46,12 @@ def over_budget() -> dict[str, float]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    tr = terminalreporter
+    if any(not nb.startswith("build/") for nb in _seconds) and not list(STUDENT.glob("*.ipynb")):
+        tr.write_line("student copies NOT tested: build/student/ is empty; `make student` writes them "
+                      "(`make test` does it first)", yellow=True)
     if not _seconds:
         return
-    tr = terminalreporter
     tr.section(f"notebook seconds ({os.environ.get('COURSE_MODE')} mode, budget {budget_seconds():.0f} s each)")
     for nb in sorted(_seconds):
         flag = "  OVER BUDGET" if _seconds[nb] > budget_seconds() else ""

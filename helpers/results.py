@@ -57,10 +57,11 @@ def _plain(value: Any, where: str) -> Any:
                       "record a number, a string, a bool, None, or a list/dict of those (e.g. tensor.tolist()).")
 
 
-def record(name: str, value: Any) -> Any:
-    """Return ``value`` as stored after keeping it as the key result ``name`` of this run (notebooks 00 to 06).
+def record(name: str, value: Any) -> None:
+    """Return None after keeping ``value`` as the key result ``name`` of this run (notebooks 00 to 06).
 
-    Raises ``RecordError`` for a name that is not snake_case or a value JSON cannot hold.
+    Returns nothing so that a ``record`` on a cell's last line shows no stray output; read the
+    stored (converted) value back with ``recorded()[name]``. Raises ``RecordError`` for a name that is not snake_case or a value JSON cannot hold.
     When ``COURSE_RESULTS_FILE`` is set (``tools/notebooks.py run`` sets it), the file is
     rewritten atomically with everything recorded so far.
     """
@@ -72,7 +73,6 @@ def record(name: str, value: Any) -> Any:
     if target:
         text = json.dumps(_recorded, indent=2, sort_keys=True) + "\n"
         atomic_write(Path(target), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return plain
 
 
 def recorded() -> dict[str, Any]:

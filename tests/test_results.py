@@ -16,11 +16,13 @@ def fresh(monkeypatch):
 
 
 def test_record_converts_numpy_and_torch_scalars_and_keeps_plain_values():
-    assert helpers.record("acc", np.float32(0.5)) == 0.5 and type(helpers.recorded()["acc"]) is float
-    assert helpers.record("steps", np.int64(3)) == 3 and type(helpers.recorded()["steps"]) is int
-    assert helpers.record("loss", torch.tensor(1.25)) == 1.25
-    assert helpers.record("table", {"b128": [np.float64(1.5), None, True, "x"]}) == {"b128": [1.5, None, True, "x"]}
-    assert helpers.recorded() == {"acc": 0.5, "steps": 3, "loss": 1.25, "table": {"b128": [1.5, None, True, "x"]}}
+    assert helpers.record("acc", np.float32(0.5)) is None, "record returns nothing (no stray cell output)"
+    helpers.record("steps", np.int64(3))
+    helpers.record("loss", torch.tensor(1.25))
+    helpers.record("table", {"b128": [np.float64(1.5), None, True, "x"]})
+    got = helpers.recorded()
+    assert got == {"acc": 0.5, "steps": 3, "loss": 1.25, "table": {"b128": [1.5, None, True, "x"]}}
+    assert type(got["acc"]) is float and type(got["steps"]) is int
 
 
 def test_recorded_returns_a_copy():

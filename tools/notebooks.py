@@ -152,15 +152,8 @@ def cmd_run(paths: list[Path], build: Path = BUILD) -> int:
     mode = helpers.mode()
     device = str(helpers.pick_device())
     results_path = build / "results.json"
-    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
-    if results.get("mode", mode) != mode or results.get("device", device) != device:
-        print(f"{results_path} held a {results.get('mode')} run on {results.get('device')}; "
-              f"starting it afresh for this {mode} run on {device}", flush=True)
-        results = {}
-    results.update(mode=mode, device=device, torch=torch.__version__)
-    results.setdefault("notebooks", {})
-    scratch = build / "results-scratch"
-    scratch.mkdir(exist_ok=True)
+    ran: dict[str, dict] = {}
+    scratch = Path(tempfile.mkdtemp(prefix=".results-", dir=build))  # one per run: two runs never share it
     rows = []
     for path in paths:
         print(f"running {path.name} ({mode} mode on {device}) ...", flush=True)
@@ -172,8 +165,8 @@ def cmd_run(paths: list[Path], build: Path = BUILD) -> int:
         finally:
             os.environ.pop(helpers.results.RESULTS_FILE_ENV, None)
         recorded = json.loads(recorded_file.read_text(encoding="utf-8")) if recorded_file.exists() else {}
-        results["notebooks"][path.stem] = {"status": "ok" if error is None else f"FAILED: {error}",
-                                           "seconds": round(seconds, 1), "results": recorded}
+        ran[path.stem] = {"status": "ok" if error is None else f"FAILED: {error}",
+                          "seconds": round(seconds, 1), "results": recorded}
         nbformat.write(nb, build / path.name)
         html, _ = HTMLExporter().from_notebook_node(nb)
         (build / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
@@ -190,7 +183,14 @@ def cmd_run(paths: list[Path], build: Path = BUILD) -> int:
     ]
     lines += [f"| {name} | {status} | {seconds:.1f} | {mode} | {device} |" for name, status, seconds in rows]
     (build / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    results["notebooks"] = dict(sorted(results["notebooks"].items()))
+    # read the file only now, so that a run of other notebooks that finished meanwhile keeps its entries
+    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.exists() else {}
+    if results.get("mode", mode) != mode or results.get("device", device) != device:
+        print(f"{results_path} held a {results.get('mode')} run on {results.get('device')}: its entries are "
+              f"replaced by this {mode} run on {device}", flush=True)
+        results = {}
+    results.update(mode=mode, device=device, torch=torch.__version__)
+    results["notebooks"] = dict(sorted({**results.get("notebooks", {}), **ran}.items()))
     text = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
     helpers.files.atomic_write(results_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     shutil.rmtree(scratch, ignore_errors=True)
@@ -308,8 +308,6 @@ def _check_line(cell) -> str:
 
 def cmd_grade(submissions: list[Path]) -> int:
     """Autograde each submitted notebook against its teacher copy in notebooks/; print feedback and the score."""
-    from nbgrader.api import Gradebook
-
     teachers = []
     for sub in submissions:
         teacher = NOTEBOOKS / sub.name
@@ -318,6 +316,8 @@ def cmd_grade(submissions: list[Path]) -> int:
                   file=sys.stderr)
             return 1
         teachers.append(teacher)
+    from nbgrader.api import Gradebook  # slow to import: only once the submissions are known to be gradable
+
     with tempfile.TemporaryDirectory(prefix="nbgrader-course-") as tmp:
         root = Path(tmp)
         release = _course(root, sorted(set(teachers)))
