@@ -51,6 +51,7 @@ def test_run_reports_each_notebook_and_fails_after_running_all(tmp_path):
     assert results["notebooks"]["00_earlier"] == earlier, "notebooks not run this time keep their entries"
     works, breaks = results["notebooks"]["02_works"], results["notebooks"]["01_breaks"]
     assert works["status"] == "ok" and works["results"] == {"accuracy": 0.75} and works["seconds"] > 0
+    assert works["load_average"] >= 0
     assert breaks["status"] == "FAILED: ValueError: broken on purpose" and breaks["results"] == {"before_the_error": 1}
 
 
@@ -64,14 +65,14 @@ def test_readme_table_agrees_with_the_committed_results():
 
 def test_readme_table_shows_the_listed_keys_of_each_run(tmp_path):
     run = {"mode": "fast", "device": "cpu", "torch": "2.x", "notebooks": {
-        "00_setup_and_devices": {"status": "ok", "seconds": 4.4,
+        "00_setup_and_devices": {"status": "ok", "seconds": 4.4, "load_average": 0.5,
                                  "results": {"matmul_device_ms": 1.234, "cold_call_ratio": 2.0}},
         "01_softmax_stability": {"status": "FAILED: ValueError: x", "seconds": 1.0, "results": {}}}}
     (tmp_path / "cpu-fast.json").write_text(json.dumps(run))
     table = notebook_tool.render_table(tmp_path)
     assert "| 00_setup_and_devices | 4 | matmul median 1.23 ms; one cold call = 2.0× the median | — | not yet run |" in table
     assert "| 01_softmax_stability | 1 | FAILED: ValueError: x |" in table
-    assert "fast mode: cpu, torch 2.x" in table and "full mode: not yet run" in table
+    assert "fast mode: cpu, torch 2.x, 1-minute load average 0.5–0.5" in table and "full mode: not yet run" in table
     del run["notebooks"]["00_setup_and_devices"]["results"]["cold_call_ratio"]
     (tmp_path / "cpu-fast.json").write_text(json.dumps(run))
     with pytest.raises(SystemExit, match="did not record"):

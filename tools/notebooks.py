@@ -166,7 +166,8 @@ def cmd_run(paths: list[Path], build: Path = BUILD) -> int:
             os.environ.pop(helpers.results.RESULTS_FILE_ENV, None)
         recorded = json.loads(recorded_file.read_text(encoding="utf-8")) if recorded_file.exists() else {}
         ran[path.stem] = {"status": "ok" if error is None else f"FAILED: {error}",
-                          "seconds": round(seconds, 1), "results": recorded}
+                          "seconds": round(seconds, 1), "results": recorded,
+                          "load_average": round(os.getloadavg()[0], 1)}  # other programs on the CPU slow it
         nbformat.write(nb, build / path.name)
         html, _ = HTMLExporter().from_notebook_node(nb)
         (build / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
@@ -225,7 +226,9 @@ def render_table(results_dir: Path = RESULTS) -> str:
     header = []
     for name, label in (("cpu-fast", "fast"), ("gpu-full", "full")):
         run = runs[name]
-        header.append(f"{label} mode: " + (f"{run['device']}, torch {run['torch']} (`results/{name}.json`)"
+        loads = [nb["load_average"] for nb in (run or {}).get("notebooks", {}).values() if "load_average" in nb]
+        load = f", 1-minute load average {min(loads):g}–{max(loads):g}" if loads else ""
+        header.append(f"{label} mode: " + (f"{run['device']}, torch {run['torch']}{load} (`results/{name}.json`)"
                                            if run else "not yet run"))
     lines = ["Measured by `tools/notebooks.py run` (seconds from kernel start to the last cell; "
              + "; ".join(header) + "):", "",
