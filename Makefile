@@ -29,7 +29,11 @@ data: $(STAMP)
 run: $(STAMP) data
 	$(PY) tools/notebooks.py run
 
-test: $(STAMP) data student
+.PHONY: lint
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP) data lint student
 	COURSE_MODE=fast $(PY) -m pytest
 
 student: $(STAMP)

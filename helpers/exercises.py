@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 GRADING_VALUES = ("autograde", "validate")
 PASSED, WRONG, NOT_DONE = "passed", "wrong", "not done"
@@ -65,7 +66,7 @@ def _not_done(exc: BaseException) -> bool:
 
 
 class Exercise:
-    """A check: ``check(answer)`` prints its verdict line (and raises under grading); ``check.outcome(answer)`` returns it."""
+    """A check: ``check(answer)`` prints its verdict (raising under grading); ``check.outcome(answer)`` returns it."""
 
     def __init__(self, checker: Callable[[Callable], str], name: str | None = None):
         self.checker = checker
@@ -75,8 +76,9 @@ class Exercise:
     def outcome(self, answer: Callable) -> Outcome:
         """Return the ``Outcome`` of checking ``answer`` without printing or raising."""
         if not callable(answer):
-            return Outcome(self.name, WRONG, f"expected your function, got {type(answer).__name__} {answer!r}; "
-                                             f"pass the function itself, e.g. helpers.check.{self.name}({self.name})")
+            return Outcome(self.name, WRONG,
+                           f"expected your function, got {type(answer).__name__} {answer!r}; "
+                           f"pass the function itself, e.g. helpers.check.{self.name}({self.name})")
         try:
             proof = self.checker(answer)
         except Wrong as exc:

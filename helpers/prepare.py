@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import sys
 
-from . import data, doggy_door
+from . import data, door_data, files, photos
 
 
 def _prepare_doggy_door() -> tuple[None, str]:
     """Build the doggy-door photos (05a) and the presidential doggy door's folders (05b), offline."""
-    photos = doggy_door.door_photos()
-    door = doggy_door.presidential_doggy_door(online=False)
+    sample = photos.sample_photos()
+    door = door_data.build_door_data(online=False)
     counts = door.counts()
     images = sum(sum(c.values()) for c in counts.values())
     return None, (f"{door.source} ({images} images in {door.root}; "
-                  f"{len(photos)} photos for notebook 05a)")
+                  f"{len(sample)} photos for notebook 05a)")
 
 
 def main() -> int:
@@ -27,8 +27,14 @@ def main() -> int:
     for name, prepare in steps:
         try:
             _, source = prepare()
-        except (data.DataNotFound, data.ChecksumMismatch, doggy_door.DoorDataError) as exc:
+        except (data.DataNotFound, files.ChecksumMismatch, door_data.DoorDataError) as exc:
             print(f"{name}: NOT READY\n{exc}", file=sys.stderr)
+            failed = True
+            continue
+        except OSError as exc:  # a read-only or full data folder: one line with the folder and the fix, no traceback
+            if data.folder_error(exc) is None:
+                raise
+            print(f"{name}: NOT READY\n{data.folder_error(exc)}", file=sys.stderr)
             failed = True
             continue
         print(f"{name}: ready, from {source}")

@@ -53,7 +53,8 @@ def _plain(value: Any, where: str) -> Any:
     shape = getattr(value, "shape", None)
     if callable(item) and (shape is None or tuple(shape) in ((), (1,))):
         return _plain(item(), where)
-    raise RecordError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which JSON cannot hold: "
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    raise RecordError(f"{where} is a {kind}, which JSON cannot hold: "
                       "record a number, a string, a bool, None, or a list/dict of those (e.g. tensor.tolist()).")
 
 
@@ -61,7 +62,8 @@ def record(name: str, value: Any) -> None:
     """Return None after keeping ``value`` as the key result ``name`` of this run (notebooks 00 to 06).
 
     Returns nothing so that a ``record`` on a cell's last line shows no stray output; read the
-    stored (converted) value back with ``recorded()[name]``. Raises ``RecordError`` for a name that is not snake_case or a value JSON cannot hold.
+    stored (converted) value back with ``recorded()[name]``. Raises ``RecordError`` for a name
+    that is not snake_case or a value JSON cannot hold.
     When ``COURSE_RESULTS_FILE`` is set (``tools/notebooks.py run`` sets it), the file is
     rewritten atomically with everything recorded so far.
     """

@@ -40,7 +40,8 @@ def test_notebook_hygiene(path):
                                              "run `.venv/bin/python tools/notebooks.py strip`")
         else:
             assert cell.get("outputs"), f"{path.name}: golden cell {i} has no stored output to compare"
-    assert "import helpers" in code[0].source, f"{path.name}: the first code cell should import helpers and set the knobs"
+    assert "import helpers" in code[0].source, \
+        f"{path.name}: the first code cell should import helpers and set the knobs"
     tail = "\n".join(c.source for c in code[-3:])
     assert "assert" in tail, f"{path.name}: should end with a check-yourself cell of assertions"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()
@@ -112,13 +113,15 @@ def test_exercises_follow_the_convention(path):
                 f"{where}: an exercise is a function the learner completes (the stub then never breaks Run All)"
             after = next((c for c in cells[i + 1:] if c.cell_type == "code"), None)
             assert after is not None and _nbgrader(after).get("grade"), f"{where} has no check cell right after it"
-            assert "helpers.check." in after.source, f"{where}: its check cell should call helpers.check.<exercise>(...)"
+            assert "helpers.check." in after.source, \
+                f"{where}: its check cell should call helpers.check.<exercise>(...)"
         if meta.get("grade"):
             where = f"{path.name}: grade cell {meta.get('grade_id')!r} (cell {i})"
             assert meta.get("points", 0) > 0, f"{where} has no points"
             assert meta.get("locked"), f"{where} must be locked (the learner must not edit the check)"
         if "BEGIN SOLUTION" in cell.source:
-            assert meta.get("solution"), f"{path.name}: cell {i} has a solution region but no nbgrader solution metadata"
+            assert meta.get("solution"), \
+                f"{path.name}: cell {i} has a solution region but no nbgrader solution metadata"
 
 
 def test_grade_ids_are_unique_across_the_collection():

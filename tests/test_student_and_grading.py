@@ -38,7 +38,8 @@ def solution_lines(nb) -> list[str]:
 def assert_no_solution_left(student_path: Path, teacher_path: Path) -> None:
     text = student_path.read_text(encoding="utf-8")
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, f"{student_path}: solution markers left"
-    student_code = {line.strip() for c in nbformat.read(student_path, as_version=4).cells for line in c.source.splitlines()}
+    cells = nbformat.read(student_path, as_version=4).cells
+    student_code = {line.strip() for c in cells for line in c.source.splitlines()}
     leaked = [line for line in solution_lines(nbformat.read(teacher_path, as_version=4)) if line in student_code]
     assert not leaked, f"{student_path}: solution lines left in the student copy: {leaked}"
 
