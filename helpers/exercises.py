@@ -55,7 +55,7 @@ class Outcome:
 
 
 def grading() -> bool:
-    """Return True when nbgrader is autograding or validating this notebook (notebooks 00 to 06)."""
+    """Return True when nbgrader is autograding or validating this notebook (notebook 00 and later exercises)."""
     return os.environ.get("NBGRADER_EXECUTION", "") in GRADING_VALUES
 
 
@@ -102,11 +102,11 @@ class Exercise:
 
 
 def exercise(checker: Callable[[Callable], str]) -> Exercise:
-    """Return ``checker`` turned into an exercise check (used in ``helpers/check/nbNN.py``, notebooks 00 to 06)."""
+    """Return ``checker`` as an exercise check, for ``helpers/check/nbNN.py`` (notebook 00 and later exercises)."""
     return Exercise(checker)
 
 
 def expect(condition: Any, message: str) -> None:
-    """Raise ``Wrong(message)`` unless ``condition`` holds: the one-line test inside a check."""
+    """Return None if ``condition`` holds, else raise ``Wrong(message)``: a check's one-line test (notebook 00)."""
     if not condition:
         raise Wrong(message)

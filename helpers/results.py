@@ -78,5 +78,5 @@ def record(name: str, value: Any) -> None:
 
 
 def recorded() -> dict[str, Any]:
-    """Return a copy of every result recorded in this kernel so far, by name (notebooks 00 to 06)."""
+    """Return a copy of every result recorded in this kernel so far, by name (notebook 00's check yourself)."""
     return json.loads(json.dumps(_recorded))
