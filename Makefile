@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 data: $(STAMP)
+	bash tools/system_packages.sh
 	$(PY) -m helpers.prepare
 
 run: $(STAMP) data
