@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration
@@ -63,9 +62,9 @@ def main(argv: list[str] | None = None) -> dict:
     result = common.finish(args, proc, accelerator.unwrap_model(model), test_data, start_epoch, progress,
                            distributed_type=str(accelerator.distributed_type),
                            accelerate_processes=accelerator.num_processes)
-    accelerator.end_training()
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    accelerator.free_memory()  # drops Accelerate's own references to the prepared (DDP) model and optimizer
+    del model, optimizer, loader  # the DDP wrapper holds the process group: release it first
+    common.shut_down(proc, destroy=accelerator.end_training)  # end_training destroys the group
     return result
 
 

@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> dict:
             count += len(y)
         common.end_of_epoch(args, proc, model, optimizer, epoch, loss_sum, count, progress, started)
     result = common.finish(args, proc, model, test_data, start_epoch, progress, **extra)
-    dist.destroy_process_group()
+    del ddp_model, optimizer, loader, model  # DDP's reducer holds the process group: release it first
+    common.shut_down(proc)
     return result
 
 
