@@ -5,12 +5,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-gpu lab data clean help
+# make lab: the learner's own copies live in $(LAB_WORK) (git-ignored), made from $(LAB_SOURCE)
+LAB_SOURCE ?= notebooks
+LAB_WORK ?= work
+LAB_ARGS ?=
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: run test test-gpu lab reset data clean help
 
 help:
 	@echo "make run       set up, execute every notebook into build/, write build/summary.md"
 	@echo "make test      set up, run the helper tests and every notebook (fast mode) under nbval"
-	@echo "make lab       open JupyterLab on the notebooks"
+	@echo "make lab       open JupyterLab on your own copies of the notebooks in work/ (extra flags: LAB_ARGS=...)"
+	@echo "make reset NB=05b  (or make reset-05b)  a fresh copy of one notebook in work/ (the old one goes to work/.old/)"
 	@echo "make test-gpu  the same suite in full mode on a CUDA GPU"
 	@echo "make clean     remove build/, the virtual environments, snapshots and unpacked Fashion-MNIST"
 	@echo "               (data/presidential_doggy_door/ stays: it may hold your own photos)"
@@ -33,7 +40,15 @@ test: $(STAMP) data
 	COURSE_MODE=fast $(PY) -m pytest
 
 lab: $(STAMP) data
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PYTHON) tools/lab.py copies --source $(LAB_SOURCE) --work $(LAB_WORK)
+	$(VENV)/bin/jupyter lab $(LAB_ROOT_FLAG) $(LAB_ARGS) $(LAB_WORK)/
+
+reset:
+	@test -n "$(NB)" || { echo "make reset: name the notebook, e.g. make reset NB=05b" >&2; exit 2; }
+	$(PYTHON) tools/lab.py reset $(NB) --source $(LAB_SOURCE) --work $(LAB_WORK)
+
+reset-%:
+	$(PYTHON) tools/lab.py reset $* --source $(LAB_SOURCE) --work $(LAB_WORK)
 
 test-gpu:
 	bash tools/test_gpu.sh
