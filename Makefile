@@ -20,7 +20,7 @@ help:
 	@echo "make reset NB=05b  (or make reset-05b)  a fresh copy of one notebook in work/ (the old one goes to work/.old/)"
 	@echo "make test-gpu  the same suite in full mode on a CUDA GPU"
 	@echo "make clean     remove build/, the virtual environments, snapshots and unpacked Fashion-MNIST"
-	@echo "               (data/presidential_doggy_door/ stays: it may hold your own photos)"
+	@echo "               (data/presidential_doggy_door/ and work/ stay: your photos and your notebooks)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0])'

@@ -74,6 +74,16 @@ else
             export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
             export JUPYTER_PATH=/tmp/site/share/jupyter  # the python3 kernelspec that ipykernel's wheel ships
             export PATH=/tmp/site/bin:$PATH
+        elif ! python3 -c 'import nbval, nbclient, nbconvert, ipykernel' 2>/dev/null; then
+            # an online GPU machine without Jupyter: the other pins beside the host's CUDA torch in .venv-gpu
+            python3 -m venv --system-site-packages .venv-gpu
+            PY=.venv-gpu/bin/python
+            mapfile -t REQS < <(python3 -c '
+import tomllib
+for pin in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]:
+    if not pin.startswith(("torch==", "torchvision==")):  # keep the host CUDA build
+        print(pin)')
+            "$PY" -m pip install -q "${REQS[@]}" || { log "pip could not install the pins into .venv-gpu"; exit 1; }
         fi
     elif [ -x .venv/bin/python ] && has_cuda .venv/bin/python; then
         PY=.venv/bin/python
