@@ -124,3 +124,26 @@ def test_system_packages_says_so_and_goes_on_without_apt(tmp_path):
     result = system_packages(env)
     assert result.returncode == 0 and "not a Debian/Ubuntu system" in result.stdout
     assert "torchvision" in result.stdout and calls(log) == []
+
+
+# --- tools/gpu_carry.py (what the offline GPU host is given) ---
+def test_gpu_carry_reads_every_pin_and_flags_requirements_neither_carried_nor_on_the_host(tmp_path, monkeypatch):
+    import zipfile
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import gpu_carry
+
+    pins = gpu_carry.pins()
+    assert pins["torch"] == "2.14.1" and pins["nbval"] == "0.11.0" and len(pins) >= 19
+    monkeypatch.setattr(gpu_carry, "WHEELS", tmp_path)
+
+    def wheel(name, *requires):
+        with zipfile.ZipFile(tmp_path / f"{name}-1.0-py3-none-any.whl", "w") as zf:
+            meta = "Metadata-Version: 2.1\nName: {}\nVersion: 1.0\n".format(name)
+            meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
+            zf.writestr(f"{name}-1.0.dist-info/METADATA", meta)
+
+    wheel("nbval", "pytest>=7", "ipykernel", "coverage", "jupyter-client")
+    wheel("ipykernel", "comm>=0.1", "appnope; sys_platform == 'darwin'", "sphinx; extra == 'docs'")
+    assert sorted(gpu_carry.check_requirements()) == ["ipykernel-1.0-py3-none-any.whl needs comm>=0.1",
+                                                      "nbval-1.0-py3-none-any.whl needs jupyter-client"]
