@@ -36,7 +36,11 @@ data: $(STAMP)
 run: $(STAMP) data
 	$(PY) tools/notebooks.py run
 
-test: $(STAMP) data
+.PHONY: lint
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP) data lint
 	COURSE_MODE=fast $(PY) -m pytest
 
 lab: $(STAMP) data

@@ -1,4 +1,6 @@
-"""Test-suite settings (at the root so that they apply to tests/ and notebooks/ alike): fast mode by default and a time budget for every notebook.
+"""Test-suite settings: fast mode by default and a time budget for every notebook.
+
+At the root so that they apply to tests/ and notebooks/ alike.
 
 nbval turns each notebook into one test item per cell; the kernel starts in the first
 item's setup, so the sum of a notebook's items is its time from a fresh kernel to the end.
@@ -20,12 +22,22 @@ FULL_BUDGET_S = 900.0  # per notebook in full mode on a GPU
 _seconds: dict[str, float] = defaultdict(float)
 
 
+def course_mode() -> str:
+    """The mode the notebooks run in, read by helpers.config.mode itself (so COURSE_MODE=Fast is fast here too)."""
+    from helpers.config import ConfigError, mode  # imported late: only a run that timed notebooks needs it
+
+    try:
+        return mode()
+    except ConfigError:
+        return "invalid COURSE_MODE"  # every notebook fails on it in its first cell, with the message
+
+
 def budget_seconds() -> float:
     """Seconds allowed per notebook: COURSE_NOTEBOOK_BUDGET_S, else 60 in fast mode and 900 in full."""
     override = os.environ.get("COURSE_NOTEBOOK_BUDGET_S")
     if override:
         return float(override)
-    return FAST_BUDGET_S if os.environ.get("COURSE_MODE") == "fast" else FULL_BUDGET_S
+    return FAST_BUDGET_S if course_mode() == "fast" else FULL_BUDGET_S
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -43,7 +55,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if not _seconds:
         return
     tr = terminalreporter
-    tr.section(f"notebook seconds ({os.environ.get('COURSE_MODE')} mode, budget {budget_seconds():.0f} s each)")
+    tr.section(f"notebook seconds ({course_mode()} mode, budget {budget_seconds():.0f} s each)")
     for nb in sorted(_seconds):
         flag = "  OVER BUDGET" if _seconds[nb] > budget_seconds() else ""
         tr.write_line(f"{_seconds[nb]:7.1f} s  {Path(nb).name}{flag}")

@@ -1,30 +1,47 @@
 """Shared helpers for the course notebooks: configuration, devices, data, training, plots.
 
 Every notebook starts with ``import helpers`` (installed in the virtual environment by
-``make run``), so the plumbing lives here and the lesson stays in the notebook.
+``make run``), so the plumbing lives here and the lesson stays in the notebook. Names used
+by several notebooks are re-exported here: notebooks call them as ``helpers.NAME``. The
+modules and what each owns are listed in ARCHITECTURE.md.
 
-Modules, by concern: ``config`` (mode, seed, data folder), ``device``, ``data`` (registry,
-Fashion-MNIST), ``images`` (reading any photo safely), ``train``, ``plots``, ``timing``,
-``sweep`` (throughput measurement, notebook 03), ``widgets`` (notebook 02), ``optim_plots``
-(notebook 04), ``models`` (pretrained networks), ``doggy_door`` (notebook 05b's data and upload
-panel), ``distributed`` (launching torchrun and Accelerate, notebook 06). The widget and
-distributed modules are imported where used (``from helpers.widgets import kernel_editor``).
+Photos (PIL) and plots (matplotlib, which loads PIL) are imported on first use
+(``_LAZY`` below), so ``import helpers`` in notebooks 00 and 01 loads neither.
 """
+from importlib import import_module
+
 from .config import ConfigError, data_dir, mode, pick, seed_everything
-from .data import ChecksumMismatch, DataNotFound, as_tensors, fashion_mnist, prepare_fashion_mnist
+from .data import DataNotFound, as_tensors, fashion_mnist, prepare_fashion_mnist
 from .device import describe_environment, model_device, pick_device, synchronize
-from .images import load_rgb, scan_images
-from .models import (CAT_CLASSES, DOG_CLASSES, WeightsUnavailable, imagenet_label,
-                     pretrained)
-from .plots import plot_history, show_images
-from .sweep import throughput_sweep, training_throughput
-from .timing import Timing, benchmark
-from .train import batches, evaluate, fit
+from .files import ChecksumMismatch
+from .models import CAT_CLASSES, DOG_CLASSES, WeightsUnavailable, imagenet_label, pretrained
+from .timing import benchmark
+from .train import evaluate, fit
+
+_LAZY = {  # name -> module that defines it, imported when the name is first used
+    "load_rgb": "images",
+    "scan_images": "images",
+    "plot_history": "plots",
+    "show_images": "plots",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
-    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound", "Timing",
-    "WeightsUnavailable", "as_tensors", "batches", "benchmark", "data_dir", "describe_environment",
+    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound",
+    "WeightsUnavailable", "as_tensors", "benchmark", "data_dir", "describe_environment",
     "evaluate", "fashion_mnist", "fit", "imagenet_label", "load_rgb", "mode", "model_device", "pick",
     "pick_device", "plot_history", "prepare_fashion_mnist", "pretrained", "scan_images", "seed_everything",
-    "show_images", "synchronize", "throughput_sweep", "training_throughput",
+    "show_images", "synchronize",
 ]

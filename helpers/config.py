@@ -1,4 +1,4 @@
-"""Run-wide settings: the mode (fast or full), seeding and the data folder.
+"""Run-wide settings: the mode (fast or full), the device asked for, seeding and the data folder.
 
 Introduced in notebook 00; every notebook reads these in its first code cell.
 """
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +16,8 @@ import torch
 T = TypeVar("T")
 
 MODES = ("fast", "full")
+DEVICE_CHOICES = "cpu, cuda, cuda:N (N = 0 for the first GPU) or mps (Apple)"
+_DEVICE = re.compile(r"cpu|mps|cuda(:\d+)?")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,14 +25,25 @@ class ConfigError(ValueError):
     """An environment variable holds a value the course cannot use."""
 
 
+def normalise_mode(value: str | None) -> str | None:
+    """Return ``COURSE_MODE``'s value as the notebooks read it: stripped and lower-case, None when empty (notebook 00).
+
+    The one spelling rule, shared by :func:`mode` and the test suite's time budget (conftest.py),
+    so that ``COURSE_MODE=Fast`` is fast mode for both. Validity is :func:`mode`'s job.
+    """
+    value = (value or "").strip().lower()
+    return value or None
+
+
 def mode() -> str:
     """Return ``"fast"`` or ``"full"`` from ``COURSE_MODE`` (notebook 00).
 
-    Unset or empty: ``"full"`` when CUDA is available, ``"fast"`` otherwise.
-    Any other value raises :class:`ConfigError` naming the allowed values.
+    Spelling is free (``Fast``, `` FULL ``, see :func:`normalise_mode`). Unset or empty:
+    ``"full"`` when CUDA is available, ``"fast"`` otherwise. Any other value raises
+    :class:`ConfigError` naming the allowed values.
     """
-    value = os.environ.get("COURSE_MODE", "").strip().lower()
-    if not value:
+    value = normalise_mode(os.environ.get("COURSE_MODE"))
+    if value is None:
         return "full" if torch.cuda.is_available() else "fast"
     if value not in MODES:
         raise ConfigError(
@@ -37,6 +51,24 @@ def mode() -> str:
             f"Use COURSE_MODE=fast (small, CPU-friendly) or COURSE_MODE=full (full size, for a GPU), "
             f"or unset it to choose automatically."
         )
+    return value
+
+
+def device_setting() -> str | None:
+    """Return ``COURSE_DEVICE`` as ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``, or None when unset (notebook 00).
+
+    Spelling is free (`` CUDA:1 ``). Any other value, including kinds torch knows but the
+    course does not run on (``xpu``, ``hpu``, ``meta``), raises :class:`ConfigError` naming
+    the variable and the choices. Whether this machine has the device is
+    :func:`helpers.device.pick_device`'s question.
+    """
+    raw = os.environ.get("COURSE_DEVICE", "")
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if not _DEVICE.fullmatch(value):
+        raise ConfigError(f"COURSE_DEVICE={raw!r} is not a device this course runs on. "
+                          f"Use {DEVICE_CHOICES}, or unset it to choose automatically.")
     return value
 
 
@@ -62,13 +94,24 @@ def seed_everything(seed: int = 0) -> int:
     return seed
 
 
+def data_path() -> Path:
+    """Return the data folder's path without creating it: ``COURSE_DATA`` or the repository's ``data/`` (notebook 00).
+
+    ``~`` is expanded, and a relative path is taken from the repository root (not the current
+    folder, which is ``notebooks/`` in a notebook and the root for ``make data``), so both
+    find the same folder.
+    """
+    override = os.environ.get("COURSE_DATA", "").strip()
+    return REPO_ROOT / Path(override).expanduser() if override else REPO_ROOT / "data"
+
+
 def data_dir() -> Path:
     """Return the folder for downloaded and unpacked data, created if missing (notebook 00).
 
-    Default: the repository's ``data/``. ``COURSE_DATA=/some/folder`` overrides it.
+    Default: the repository's ``data/``. ``COURSE_DATA=/some/folder`` overrides it (see
+    :func:`data_path`: ``~`` and relative paths work the same for notebooks and ``make data``).
     """
-    override = os.environ.get("COURSE_DATA", "").strip()
-    path = Path(override).expanduser() if override else REPO_ROOT / "data"
+    path = data_path()
     if path.exists() and not path.is_dir():
         raise ConfigError(f"COURSE_DATA points to {path}, which is a file, not a folder. "
                           f"Point it at a folder, or unset it to use {REPO_ROOT / 'data'}.")

@@ -1,25 +1,24 @@
 """Datasets: one registry of sources with checksums and licences, and loaders.
 
-Introduced in notebook 00 (Fashion-MNIST); the doggy-door notebooks (05a, 05b) add photos.
+Introduced in notebook 00 (Fashion-MNIST). The doggy-door photos (05a, 05b) are built by
+:mod:`helpers.photos` and :mod:`helpers.door_data` instead.
 Every dataset lives under :func:`helpers.config.data_dir` (``data/`` by default,
 ``COURSE_DATA`` to move it).
 """
 from __future__ import annotations
 
-import contextlib
+import errno
 import gzip
-import hashlib
 import shutil
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from . import config
-from .files import atomic_write
+from .files import ChecksumMismatch, atomic_write, socket_timeout, verify
 
 if TYPE_CHECKING:
     from torchvision.datasets import FashionMNIST
@@ -29,8 +28,38 @@ class DataNotFound(FileNotFoundError):
     """No source of a dataset could be used; the message says what to install or do."""
 
 
-class ChecksumMismatch(ValueError):
-    """A file's sha256 differs from the registry's; the message names the file and the fix."""
+class DataFolderError(OSError):
+    """The data folder cannot be written (read-only, full, no permission); one line naming the folder and the fix."""
+
+
+_UNWRITABLE = {errno.EROFS: "is on a read-only file system", errno.ENOSPC: "is on a full disk (no space left on device)",
+               errno.EDQUOT: "is over its disk quota", errno.EACCES: "is not writable by this user",
+               errno.EPERM: "is not writable by this user"}
+
+
+def folder_error(exc: OSError, *, folder: Path | None = None, need: str = "") -> DataFolderError | None:
+    """Return ``exc`` as a :class:`DataFolderError` when it means a data folder cannot be written, else None (``make data``, notebook 00).
+
+    Read-only file systems, full disks and missing permissions become one line that names the
+    folder (the error's file, else ``folder``, else the data folder) and the fix (another
+    ``COURSE_DATA``, or ``need``, the room to free); any other error gives None, for the
+    caller to raise as it is.
+    """
+    if isinstance(exc, DataFolderError):
+        return exc
+    what = _UNWRITABLE.get(exc.errno)
+    if what is None:
+        return None
+    where = Path(exc.filename) if exc.filename else folder or config.data_path()
+    if where.name.endswith(".partial") or where.is_file():
+        where = where.parent  # name the folder, not the temporary file being written into it
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = (f"free {need or 'some space'} on that disk, or point COURSE_DATA at a folder on a disk with room "
+               "(`COURSE_DATA=/path/with/room make data`, and the same COURSE_DATA for the notebooks)")
+    else:
+        fix = ("point COURSE_DATA at a writable folder (`COURSE_DATA=$HOME/fdl-data make data`, and the same "
+               "COURSE_DATA for the notebooks), or make that folder writable")
+    return DataFolderError(f"{where} {what}, so the data cannot be written there. Fix: {fix}.")
 
 
 @dataclass(frozen=True)
@@ -44,6 +73,8 @@ class DatasetEntry:
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256 of its content
 
 
+# Downloaded or unpacked files with checksums. The doggy-door photos are built, not fetched: their
+# sources and licences are in helpers/photos.py, helpers/door_data.py and data/README.md.
 REGISTRY: dict[str, DatasetEntry] = {
     "fashion-mnist": DatasetEntry(
         name="Fashion-MNIST",
@@ -61,62 +92,9 @@ REGISTRY: dict[str, DatasetEntry] = {
             "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         },
     ),
-    "presidential-doggy-door": DatasetEntry(
-        name="Presidential doggy door, offline default (notebook 05b; helpers.doggy_door)",
-        licence="GPL-3 and per-photo CC-BY-SA / public domain (GCompris, see /usr/share/doc/gcompris-qt-data/"
-                "copyright); GPL-2 (Tux Paint stamps); scikit-image and matplotlib sample data licences",
-        homepage="https://gcompris.net/ ; https://tuxpaint.org/",
-        sources=(
-            "yours: photos already in data/presidential_doggy_door/{train,valid}/{bo,not_bo}/",
-            "download: Oxford-IIIT Pet via torchvision (see 'oxford-iiit-pet'), only with online=True",
-            "system: Debian gcompris-qt-data (/usr/share/gcompris-qt/rcc/*.rcc) and tuxpaint-stamps-default "
-            "(/usr/share/tuxpaint/stamps/animals/), plus skimage.data and matplotlib's grace_hopper.jpg",
-        ),
-    ),
-    "oxford-iiit-pet": DatasetEntry(
-        name="Oxford-IIIT Pet (notebook 05b, online only; Newfoundland plays Bo)",
-        licence="CC BY-SA 4.0 (Parkhi, Vedaldi, Zisserman, Jawahar 2012)",
-        homepage="https://www.robots.ox.ac.uk/~vgg/data/pets/",
-        sources=(
-            "cache: data/oxford-iiit-pet/",
-            "download: torchvision.datasets.OxfordIIITPet(download=True): images.tar.gz "
-            "md5 5c4f3ee8e5d25df40f4fd59a7f44e54c, annotations.tar.gz md5 95a8c909bbe2e81eed6a22bccdf3f68f "
-            "(checked by torchvision)",
-        ),
-    ),
 }
 
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-
-
-def sha256(path: Path | str) -> str:
-    """Return the hex sha256 of a file's content (notebook 00)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify(path: Path | str, expected_sha256: str, *, remove_bad: bool = True) -> Path:
-    """Return ``path`` when its sha256 matches; otherwise delete it and raise (notebook 00).
-
-    A corrupt or partial file is removed (when ``remove_bad``) so that the next run fetches
-    it again instead of tripping over it.
-    """
-    path = Path(path)
-    actual = sha256(path)
-    if actual != expected_sha256:
-        if remove_bad:
-            path.unlink(missing_ok=True)
-        raise ChecksumMismatch(
-            f"{path}: sha256 is {actual}, expected {expected_sha256}. The file is corrupt or "
-            f"not the expected version{' and was deleted' if remove_bad else ''}; "
-            "run `make data` (or the notebook cell) again to fetch it afresh."
-        )
-    return path
 
 
 def _gunzip(src: Path, dst: Path) -> None:
@@ -124,14 +102,7 @@ def _gunzip(src: Path, dst: Path) -> None:
         shutil.copyfileobj(fin, fout)
 
 
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
+FASHION_MNIST_SIZE = "about 55 MB"  # the four unpacked files
 
 
 def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
@@ -140,45 +111,67 @@ def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
 
     Sources in order: the cache, the Debian copy (unpacked from ``system_dir``), then
     torchvision's download with a socket timeout. Every file is checked against the
-    registry's sha256. Raises :class:`DataNotFound` naming the fix when all fail.
-    Introduced in notebook 00.
+    registry's sha256; a corrupt cached file is deleted and fetched again from the next
+    source in the same run (``source`` says so). Raises :class:`DataNotFound` naming the fix
+    when all fail, :class:`ChecksumMismatch` when the Debian copy itself is corrupt, and
+    :class:`DataFolderError` (one line: the folder and the fix) when the data folder is
+    read-only or full.
     """
+    raw = config.data_path() / "FashionMNIST" / "raw"
+    try:
+        return _fetch_fashion_mnist(config.data_dir(), Path(system_dir), download=download, timeout=timeout)
+    except OSError as exc:
+        problem = folder_error(exc, folder=raw, need=FASHION_MNIST_SIZE)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def _fetch_fashion_mnist(root: Path, system_dir: Path, *, download: bool, timeout: float) -> tuple[Path, str]:
     entry = REGISTRY["fashion-mnist"]
-    root = config.data_dir()
     raw = root / "FashionMNIST" / "raw"
-
-    def cached() -> bool:
-        return all((raw / name).is_file() for name in entry.files)
-
-    if cached():
-        for name, digest in entry.files.items():
-            verify(raw / name, digest)
+    corrupt = []
+    for name, digest in entry.files.items():
+        if (raw / name).is_file():
+            try:
+                verify(raw / name, digest)  # deletes a corrupt file: the sources below replace it
+            except ChecksumMismatch:
+                corrupt.append(raw / name)
+    repaired = f"; replaced a corrupt cached {', '.join(p.name for p in corrupt)}" if corrupt else ""
+    if all((raw / name).is_file() for name in entry.files):
         return root, f"cache ({raw})"
 
-    system_dir = Path(system_dir)
     gz_files = {name: system_dir / f"{name}.gz" for name in entry.files}
     if all(p.is_file() for p in gz_files.values()):
         raw.mkdir(parents=True, exist_ok=True)
         for name, gz in gz_files.items():
             if not (raw / name).is_file():
-                atomic_write(raw / name, lambda tmp: _gunzip(gz, tmp))
-            verify(raw / name, entry.files[name])
-        return root, f"Debian package dataset-fashion-mnist ({system_dir})"
+                atomic_write(raw / name, lambda tmp, gz=gz: _gunzip(gz, tmp))
+                try:
+                    verify(raw / name, entry.files[name])
+                except ChecksumMismatch:
+                    raise ChecksumMismatch(
+                        f"{gz}: the Debian copy is corrupt (what it unpacks to does not have the registry's "
+                        "sha256). Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`, then run "
+                        "`make data` again.") from None
+        return root, f"Debian package dataset-fashion-mnist ({system_dir}){repaired}"
 
-    errors = []
+    errors = [f"{p} was corrupt and has been deleted" for p in corrupt]
     if download:
         from torchvision.datasets import FashionMNIST
 
         try:
-            with _socket_timeout(timeout):
+            with socket_timeout(timeout):
                 FashionMNIST(str(root), train=True, download=True)
                 FashionMNIST(str(root), train=False, download=True)
             for name, digest in entry.files.items():
                 verify(raw / name, digest)
-            return root, "download (torchvision)"
+            return root, f"download (torchvision){repaired}"
         except ChecksumMismatch:
             raise
         except Exception as exc:  # offline, DNS failure, timeout, HTTP error
+            if isinstance(exc, OSError) and folder_error(exc) is not None:
+                raise  # read-only or full: prepare_fashion_mnist says so in one line
             errors.append(f"download failed: {type(exc).__name__}: {exc}")
     raise DataNotFound(
         "Fashion-MNIST was not found.\n"
@@ -189,7 +182,7 @@ def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
     )
 
 
-def fashion_mnist(train: bool = True, transform=None) -> "FashionMNIST":
+def fashion_mnist(train: bool = True, transform=None) -> FashionMNIST:
     """Return torchvision's ``FashionMNIST`` (train or test split), preparing the files first (notebook 00).
 
     See :func:`prepare_fashion_mnist` for the sources tried. Default transform: none (PIL
@@ -235,6 +228,3 @@ def as_tensors(dataset: Dataset, device: torch.device | str = "cpu", *,
         y = torch.tensor(ys, dtype=torch.long)
     return TensorDataset(x.to(device), y.to(device))
 
-
-from .images import load_rgb, scan_images  # noqa: E402  (notebooks 05a, 05b: photos from anywhere)
-from .doggy_door import presidential_doggy_door  # noqa: E402  (notebook 05b; no cycle: it imports data lazily)

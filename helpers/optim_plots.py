@@ -1,11 +1,11 @@
-"""Plotting optimizer trajectories on 2-D functions, and the slider panel that redraws them.
+"""Plotting optimizer trajectories on 2-D functions (the slider panel is helpers.widgets.optimizer_panel).
 
 Introduced in notebook 04 (Adam). The optimizers themselves are teaching code and live in
 the notebook; this module only draws what they did.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -84,58 +84,3 @@ def contour_paths(f: Function2D, paths: Mapping[str, np.ndarray], *, xlim: tuple
     ax.set(title=title, xlabel="x", ylabel="y")
     ax.legend(fontsize=7, loc="best")
     return ax
-
-
-def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
-                    lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
-                    beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None):
-    """Return an ipywidgets panel (learning rate, beta1, beta2 sliders) that calls ``redraw`` on every change (notebook 04).
-
-    ``redraw`` is called as ``redraw(lr=..., beta1=..., beta2=..., **choices)``: once when the
-    panel is built, and again, into the panel's output area, whenever a control moves. Each
-    drawing is captured and placed in the output area directly rather than printed into it
-    (:func:`helpers.widgets.captured_outputs` says why).
-    The learning-rate slider is logarithmic over ``lr_range``. Each entry of ``choices``
-    (for example ``{"function": ["Rosenbrock", "saddle"]}``) becomes a dropdown. The
-    controls are also in the panel's ``controls`` dict, keyed by argument name, so code can
-    set them (``panel.controls["lr"].value = 0.1``).
-    """
-    import ipywidgets as widgets
-
-    from .widgets import captured_outputs
-
-    lo, hi = lr_range
-    if not 0 < lo < hi:
-        raise ValueError(f"lr_range must be (low, high) with 0 < low < high, got {lr_range}")
-    if not lo <= lr <= hi:
-        raise ValueError(f"lr={lr} is outside lr_range={lr_range}")
-    style = {"description_width": "60px"}
-    controls: dict[str, widgets.ValueWidget] = {}
-    for name, options in (choices or {}).items():
-        options = list(options)
-        if not options:
-            raise ValueError(f"choices[{name!r}] is empty: give at least one option")
-        controls[name] = widgets.Dropdown(options=options, value=options[0], description=name, style=style)
-    controls["lr"] = widgets.FloatLogSlider(value=lr, base=10, min=np.log10(lo), max=np.log10(hi),
-                                            step=0.1, description="lr", readout_format=".1e",
-                                            continuous_update=False, style=style)
-    controls["beta1"] = widgets.FloatSlider(value=beta1, min=0.0, max=0.99, step=0.01,
-                                            description="beta1", readout_format=".2f",
-                                            continuous_update=False, style=style)
-    controls["beta2"] = widgets.FloatSlider(value=beta2, min=0.9, max=0.9999, step=0.0001,
-                                            description="beta2", readout_format=".4f",
-                                            continuous_update=False, style=style)
-    out = widgets.Output()
-
-    def values() -> dict[str, object]:
-        return {name: control.value for name, control in controls.items()}
-
-    def on_change(_change=None) -> None:
-        out.outputs = captured_outputs(lambda: redraw(**values()))
-
-    for control in controls.values():
-        control.observe(on_change, names="value")
-    out.outputs = captured_outputs(lambda: redraw(**values()))
-    panel = widgets.VBox([widgets.HBox(list(controls.values())), out])
-    panel.controls = controls
-    return panel

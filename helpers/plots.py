@@ -5,12 +5,12 @@ Introduced in notebook 00 (image grid) and notebook 02 (history).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 
 def _to_hwc(image) -> np.ndarray:
@@ -45,8 +45,8 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols:
     ncols = max(1, min(ncols, len(images)))
     nrows = math.ceil(len(images) / ncols)
     title_room = 0.3 if titles is not None else 0.0  # per row, so titles do not hide under the row above
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + title_room) * nrows + (0.4 if suptitle else 0)),
-                             squeeze=False)
+    height = (size + title_room) * nrows + (0.4 if suptitle else 0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, height), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
@@ -62,7 +62,7 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols:
 
 
 def plot_history(history: Sequence[dict], *, title: str = "Training history") -> Figure:
-    """Return a figure with loss and accuracy per epoch from :func:`helpers.train.fit`'s history (notebook 02)."""
+    """Return a figure with loss and accuracy per epoch from :func:`helpers.fit`'s history (notebook 05b)."""
     if not history:
         raise ValueError("plot_history got an empty history: train for at least one epoch")
     epochs = [row["epoch"] for row in history]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from . import config, data, doggy_door
+from . import config, data, door_data, files, photos
 
 
 def is_debian() -> bool:
@@ -21,12 +21,12 @@ def is_debian() -> bool:
 
 def _prepare_doggy_door(online: bool) -> tuple[None, str]:
     """Build the doggy-door photos (05a) and the presidential doggy door's folders (05b)."""
-    photos = doggy_door.door_photos()
-    door = doggy_door.presidential_doggy_door(online=online)
+    sample = photos.sample_photos()
+    door = door_data.build_door_data(online=online)
     counts = door.counts()
     images = sum(sum(c.values()) for c in counts.values())
     return None, (f"{door.source} ({images} images in {door.root}; "
-                  f"{len(photos)} photos for notebook 05a)")
+                  f"{len(sample)} photos for notebook 05a)")
 
 
 def platform_hint(name: str) -> str:
@@ -51,9 +51,15 @@ def main() -> int:
     for name, prepare in steps:
         try:
             _, source = prepare()
-        except (data.DataNotFound, data.ChecksumMismatch, doggy_door.DoorDataError) as exc:
+        except (data.DataNotFound, files.ChecksumMismatch, door_data.DoorDataError) as exc:
             hint = platform_hint(name)
             print(f"{name}: NOT READY\n{exc}" + (f"\n{hint}" if hint else ""), file=sys.stderr)
+            failed = True
+            continue
+        except OSError as exc:  # a read-only or full data folder: one line with the folder and the fix, no traceback
+            if data.folder_error(exc) is None:
+                raise
+            print(f"{name}: NOT READY\n{data.folder_error(exc)}", file=sys.stderr)
             failed = True
             continue
         print(f"{name}: ready, from {source}")

@@ -2,13 +2,27 @@
 
 Introduced in notebook 00 (CPU vs device matrix multiply); notebook 03 builds its batch
 size sweep on it.
+
+Why not ``torch.utils.benchmark.Timer``, which does warm-up, repeats and synchronisation
+too (``blocked_autorange``, ``Compare``)? It is the tool to reach for outside this course,
+and three of its choices do not fit what these notebooks measure:
+
+- it runs ``stmt`` with ``num_threads=1`` unless told otherwise, while notebook 00 compares
+  the CPU as PyTorch normally uses it with the device;
+- each of its measurements is the mean of a block of calls whose size it picks itself, so
+  the spread it reports is between blocks; notebook 03 reports the spread between single
+  timed calls, in rounds interleaved across batch sizes, with a fixed, stated warm-up;
+- its clock synchronises whichever accelerator is present (``torch.accelerator``), not the
+  device the code runs on; :func:`benchmark` synchronises ``device`` (CUDA or MPS) only.
+
+:func:`benchmark` is the 20-line loop a learner can read and check in full.
 """
 from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict, dataclass
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -26,10 +40,6 @@ class Timing:
     stdev: float
     repeats: int
     warmup: int
-
-    def as_dict(self) -> dict[str, float]:
-        """Return the fields as a plain dict (for tables)."""
-        return asdict(self)
 
     def spread(self) -> float:
         """Return ``(max - min) / median``: the run-to-run spread as a fraction of the median."""

@@ -6,7 +6,7 @@ loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, s
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import nn
@@ -49,9 +49,12 @@ def batches(data: Dataset | DataLoader | Iterable[Batch], batch_size: int = 32, 
 
 
 def _loss_and_correct(model: nn.Module, loss_fn: Callable, x: torch.Tensor,
-                      y: torch.Tensor) -> tuple[torch.Tensor, int]:
+                      y: torch.Tensor, binary: bool) -> tuple[torch.Tensor, int]:
     out = model(x)
-    if out.ndim == 1 or out.shape[-1] == 1:  # one logit per item: binary (BCEWithLogitsLoss)
+    if not binary and (out.ndim == 1 or out.shape[-1] == 1):
+        raise ValueError(f"the model gives one output per item (shape {tuple(out.shape)}), which is a binary "
+                         "classifier's logit: pass binary=True (and a loss such as nn.BCEWithLogitsLoss())")
+    if binary:  # one logit per item (BCEWithLogitsLoss): logit > 0 means class 1
         out = out.reshape(-1)
         loss = loss_fn(out, y.float().reshape(-1))
         correct = int(((out > 0).long() == y.reshape(-1).long()).sum())
@@ -61,12 +64,13 @@ def _loss_and_correct(model: nn.Module, loss_fn: Callable, x: torch.Tensor,
     return loss, correct
 
 
-def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None,
+def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None, binary: bool = False,
              batch_size: int = 256, device: torch.device | str | None = None) -> dict[str, float]:
     """Return ``{"loss": mean loss, "accuracy": fraction correct, "n": items}`` on ``data`` (notebook 02).
 
     Runs in eval mode under ``torch.no_grad()`` and restores the model's previous mode.
-    A model with one output per item is treated as binary (logit > 0 means class 1).
+    ``binary=True``: the model gives one logit per item and logit > 0 means class 1
+    (notebook 05b); otherwise the class is the arg-max of the outputs.
     """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = torch.device(device) if device is not None else model_device(model)
@@ -77,7 +81,7 @@ def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None,
         with torch.no_grad():
             for x, y in batches(data, batch_size):
                 x, y = x.to(device), y.to(device)
-                loss, c = _loss_and_correct(model, loss_fn, x, y)
+                loss, c = _loss_and_correct(model, loss_fn, x, y, binary)
                 total_loss += float(loss.detach()) * len(y)
                 correct += c
                 n += len(y)
@@ -91,7 +95,7 @@ def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None,
 def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
         optimizer: torch.optim.Optimizer | None = None, loss_fn: Callable | None = None,
         batch_size: int = 32, device: torch.device | str | None = None,
-        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None, binary: bool = False,
         generator: torch.Generator | None = None, progress: bool = True) -> list[dict[str, float]]:
     """Train ``model`` and return its history, one dict per epoch (notebook 02).
 
@@ -99,7 +103,8 @@ def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
     ``valid_data`` is given, ``valid_loss`` and ``valid_accuracy``. Defaults: Adam at its
     default learning rate and cross-entropy, the course's choices. ``augment`` is applied to
     each training batch of inputs (the course's per-batch augmentation). ``train_data`` may
-    be a ``TensorDataset`` (sliced, fast), any ``Dataset`` or a ``DataLoader``.
+    be a ``TensorDataset`` (sliced, fast), any ``Dataset`` or a ``DataLoader``. ``binary=True``
+    for a model with one logit per item (notebook 05b's door), as in :func:`evaluate`.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -118,7 +123,7 @@ def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
             if augment is not None:
                 x = augment(x)
             optimizer.zero_grad(set_to_none=True)
-            loss, c = _loss_and_correct(model, loss_fn, x, y)
+            loss, c = _loss_and_correct(model, loss_fn, x, y, binary)
             loss.backward()
             optimizer.step()
             total_loss += float(loss.detach()) * len(y)
@@ -128,7 +133,7 @@ def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
             raise ValueError("fit got no training data: the dataset or loader is empty.")
         row = {"epoch": epoch, "train_loss": total_loss / n, "train_accuracy": correct / n}
         if valid_data is not None:
-            result = evaluate(model, valid_data, loss_fn=loss_fn, device=device)
+            result = evaluate(model, valid_data, loss_fn=loss_fn, binary=binary, device=device)
             row["valid_loss"], row["valid_accuracy"] = result["loss"], result["accuracy"]
         row["seconds"] = time.perf_counter() - start
         history.append(row)

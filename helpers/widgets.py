@@ -1,19 +1,27 @@
-"""Interactive widgets: an editor for a small grid of numbers (a kernel) and a live figure panel.
+"""Every ipywidgets panel of the course, and the one way they write into an ``Output``.
 
-Introduced in notebook 02 (the 3×3 kernel editor beside the filtered photo). The widgets
-only collect numbers and call back; what is drawn stays in the notebook, so that the
-drawing function can also be called directly (and checked) under the test suite, where
-there is no browser.
+Notebook 02: the 3×3 kernel editor beside the filtered photo (:func:`kernel_editor`,
+:func:`figure_output`); notebook 04: the learning-rate and beta sliders
+(:func:`optimizer_panel`); notebook 05b: the photo upload panel (:class:`UploadPanel`).
+The widgets only collect input and call back; what is drawn or trained stays in the
+notebook, so that the callback can also be called directly (and checked) under the test
+suite, where there is no browser. Every panel fills its output area with
+:func:`captured_outputs`, never by printing into it.
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from IPython.display import display
+from IPython.utils.capture import capture_output
 from matplotlib.figure import Figure
+
+from .uploads import save_uploads
 
 CUSTOM = "custom"
 
@@ -124,8 +132,6 @@ def captured_outputs(draw: Callable[[], object]) -> tuple[dict, ...]:
     with ``with out:``: output published into a widget while a cell runs can stall
     ``nbclient`` (jupyter/nbclient issue 312), which executes the notebooks for ``make run``.
     """
-    from IPython.utils.capture import capture_output
-
     with capture_output() as captured:
         draw()
     outputs: list[dict] = []
@@ -158,3 +164,102 @@ def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable
         return fig
 
     return panel, redraw
+
+
+def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
+                    lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
+                    beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None) -> widgets.VBox:
+    """Return an ipywidgets panel of lr, beta1 and beta2 sliders that calls ``redraw`` on every change (notebook 04).
+
+    ``redraw`` is called as ``redraw(lr=..., beta1=..., beta2=..., **choices)``: once when the
+    panel is built, and again, into the panel's output area, whenever a control moves. Each
+    drawing is captured and placed in the output area directly rather than printed into it
+    (:func:`captured_outputs` says why).
+    The learning-rate slider is logarithmic over ``lr_range``. Each entry of ``choices``
+    (for example ``{"function": ["Rosenbrock", "saddle"]}``) becomes a dropdown. The
+    controls are also in the panel's ``controls`` dict, keyed by argument name, so code can
+    set them (``panel.controls["lr"].value = 0.1``).
+    """
+    lo, hi = lr_range
+    if not 0 < lo < hi:
+        raise ValueError(f"lr_range must be (low, high) with 0 < low < high, got {lr_range}")
+    if not lo <= lr <= hi:
+        raise ValueError(f"lr={lr} is outside lr_range={lr_range}")
+    style = {"description_width": "60px"}
+    controls: dict[str, widgets.ValueWidget] = {}
+    for name, options in (choices or {}).items():
+        options = list(options)
+        if not options:
+            raise ValueError(f"choices[{name!r}] is empty: give at least one option")
+        controls[name] = widgets.Dropdown(options=options, value=options[0], description=name, style=style)
+    controls["lr"] = widgets.FloatLogSlider(value=lr, base=10, min=np.log10(lo), max=np.log10(hi),
+                                            step=0.1, description="lr", readout_format=".1e",
+                                            continuous_update=False, style=style)
+    controls["beta1"] = widgets.FloatSlider(value=beta1, min=0.0, max=0.99, step=0.01,
+                                            description="beta1", readout_format=".2f",
+                                            continuous_update=False, style=style)
+    controls["beta2"] = widgets.FloatSlider(value=beta2, min=0.9, max=0.9999, step=0.0001,
+                                            description="beta2", readout_format=".4f",
+                                            continuous_update=False, style=style)
+    out = widgets.Output()
+
+    def values() -> dict[str, object]:
+        return {name: control.value for name, control in controls.items()}
+
+    def on_change(_change=None) -> None:
+        out.outputs = captured_outputs(lambda: redraw(**values()))
+
+    for control in controls.values():
+        control.observe(on_change, names="value")
+    out.outputs = captured_outputs(lambda: redraw(**values()))
+    panel = widgets.VBox([widgets.HBox(list(controls.values())), out])
+    panel.controls = controls
+    return panel
+
+
+class UploadPanel:
+    """An ipywidgets panel: upload photos into ``bo`` or ``not_bo``, then retrain (notebook 05b).
+
+    ``panel.widget`` is what a notebook displays. The handlers are plain methods, so they
+    also run without a browser: ``panel.add(value)`` takes a ``FileUpload.value``-shaped
+    tuple, ``panel.retrain()`` calls the ``retrain`` function given. Both return the text
+    they also print into the panel's output area.
+    """
+
+    def __init__(self, root: Path | str, retrain: Callable[[], str]):
+        self.root = Path(root)
+        self._retrain = retrain
+        self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Choose photos")
+        self.label = widgets.ToggleButtons(options=[("Bo", "bo"), ("not Bo", "not_bo")], value="bo",
+                                           description="These are:")
+        self.split = widgets.ToggleButtons(options=[("training", "train"), ("validation", "valid")],
+                                           value="train", description="Use for:")
+        self.add_button = widgets.Button(description="Add photos", icon="plus")
+        self.retrain_button = widgets.Button(description="Retrain", icon="refresh", button_style="primary")
+        self.output = widgets.Output()
+        self.last_saved: list[Path] = []
+        self.add_button.on_click(lambda _: self.add())
+        self.retrain_button.on_click(lambda _: self.retrain())
+        self.widget = widgets.VBox([self.upload, self.label, self.split,
+                                    widgets.HBox([self.add_button, self.retrain_button]), self.output])
+
+    def _say(self, text: str) -> str:
+        # appended as the stream dict captured_outputs makes: the panel assigns outputs, never prints
+        self.output.outputs = (*self.output.outputs, {"output_type": "stream", "name": "stdout", "text": text + "\n"})
+        return text
+
+    def add(self, value: Sequence[Mapping] | Mapping | None = None) -> str:
+        """Save the uploaded files (``value``, default: the upload widget's) and return a report."""
+        value = self.upload.value if value is None else value
+        saved, problems = save_uploads(value, self.label.value, self.root, split=self.split.value)
+        lines = [f"added {len(saved)} photo(s) to {self.split.value}/{self.label.value}"]
+        lines += [f"  + {p.name}" for p in saved]
+        lines += [f"  ✗ {name}: {why}" for name, why in problems]
+        self.last_saved = saved
+        if value is self.upload.value:
+            self.upload.value = ()
+        return self._say("\n".join(lines))
+
+    def retrain(self) -> str:
+        """Call the ``retrain`` function and return (and show) what it reports."""
+        return self._say(str(self._retrain()))

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,3 +34,20 @@ def test_notebook_within_budget_passes_and_is_timed(tmp_path):
     result = run_suite_on(tmp_path, seconds=0, budget="60")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "99_sleepy.ipynb" in result.stdout and "OVER BUDGET" not in result.stdout
+
+
+def load_conftest():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("mode, budget", [("fast", 60.0), ("Fast", 60.0), (" FAST ", 60.0), ("full", 900.0), ("Full", 900.0)])
+def test_budget_follows_the_mode_the_notebooks_run_in(monkeypatch, mode, budget):
+    conftest = load_conftest()
+    monkeypatch.delenv("COURSE_NOTEBOOK_BUDGET_S", raising=False)
+    monkeypatch.setenv("COURSE_MODE", mode)
+    assert conftest.budget_seconds() == budget

@@ -67,3 +67,38 @@ def test_data_dir_refuses_a_file(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA", str(f))
     with pytest.raises(config.ConfigError, match="file, not a folder"):
         config.data_dir()
+
+
+def test_relative_course_data_resolves_against_the_repository_root(monkeypatch, tmp_path):
+    repo, elsewhere = tmp_path / "repo", tmp_path / "notebooks_cwd"
+    elsewhere.mkdir()
+    monkeypatch.setattr(config, "REPO_ROOT", repo)
+    monkeypatch.setenv("COURSE_DATA", "my_data")
+    monkeypatch.chdir(elsewhere)  # a notebook's kernel runs in notebooks/, `make data` in the root
+    assert config.data_dir() == repo / "my_data" and (repo / "my_data").is_dir()
+    assert not (elsewhere / "my_data").exists()
+
+
+def test_course_data_expands_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("COURSE_DATA", "~/fdl-data")
+    assert config.data_dir() == tmp_path / "fdl-data"
+
+
+@pytest.mark.parametrize("value, expected", [("Fast", "fast"), (" FAST ", "fast"), ("Full", "full"), ("", None)])
+def test_normalise_mode_is_the_one_spelling_rule(value, expected):
+    assert config.normalise_mode(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", [("cpu", "cpu"), (" CUDA ", "cuda"), ("cuda:1", "cuda:1"),
+                                             ("mps", "mps"), ("", None)])
+def test_device_setting_accepts_the_course_kinds(monkeypatch, value, expected):
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    assert config.device_setting() == expected
+
+
+@pytest.mark.parametrize("value", ["xpu", "hpu", "meta", "cuda:", "cuda:x", "toaster", "cpu:0"])
+def test_device_setting_refuses_other_kinds_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(config.ConfigError, match=rf"COURSE_DEVICE={value!r}.*cpu, cuda, cuda:N.*mps"):
+        config.device_setting()

@@ -1,6 +1,9 @@
 """helpers.data: the registry, Fashion-MNIST's sources in order, checksums, as_tensors."""
+import errno
 import gzip
 import hashlib
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -44,15 +47,75 @@ def test_system_copy_is_unpacked_then_cached(fake_fashion, tmp_path):
     assert source.startswith("cache")
 
 
-def test_corrupt_cache_is_deleted_with_a_clear_message(fake_fashion):
+def test_corrupt_cache_is_repaired_from_the_debian_copy_in_the_same_run(fake_fashion):
     root, _ = data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
     bad = root / "FashionMNIST" / "raw" / "train-labels-idx1-ubyte"
     bad.write_bytes(b"truncated")
-    with pytest.raises(data.ChecksumMismatch, match="train-labels-idx1-ubyte.*deleted"):
-        data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    _, source = data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    assert "Debian" in source and "replaced a corrupt cached train-labels-idx1-ubyte" in source
+    assert bad.read_bytes() == b"content of train-labels-idx1-ubyte"
+    _, source = data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    assert source.startswith("cache")
+
+
+def test_corrupt_cache_with_no_other_source_is_deleted_and_named(fake_fashion, tmp_path):
+    root, _ = data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    bad = root / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte"
+    bad.write_bytes(b"truncated")
+    with pytest.raises(data.DataNotFound) as info:
+        data.prepare_fashion_mnist(system_dir=tmp_path / "nothing", download=False)
     assert not bad.exists()
-    _, source = data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)  # heals itself
-    assert "Debian" in source
+    assert f"{bad} was corrupt" in str(info.value) and "apt-get install dataset-fashion-mnist" in str(info.value)
+
+
+def test_a_corrupt_debian_copy_says_reinstall_the_package(fake_fashion):
+    with gzip.open(fake_fashion / "t10k-labels-idx1-ubyte.gz", "wb") as fh:
+        fh.write(b"bit rot")
+    with pytest.raises(data.ChecksumMismatch) as info:
+        data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    message = str(info.value)
+    assert str(fake_fashion / "t10k-labels-idx1-ubyte.gz") in message
+    assert "apt-get install --reinstall dataset-fashion-mnist" in message
+
+
+@pytest.mark.parametrize("code, words", [(errno.EROFS, "read-only"), (errno.ENOSPC, "full")])
+def test_read_only_or_full_disk_is_one_line_with_the_folder_and_the_fix(fake_fashion, monkeypatch, code, words):
+    def fail(src, dst):
+        Path(dst).write_bytes(b"half")
+        raise OSError(code, os.strerror(code))  # as a write() raises it: no file name
+
+    monkeypatch.setattr(data, "_gunzip", fail)
+    with pytest.raises(data.DataFolderError) as info:
+        data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+    message = str(info.value)
+    raw = data.config.data_dir() / "FashionMNIST" / "raw"
+    assert "\n" not in message and words in message and f"{raw} " in message and "COURSE_DATA" in message
+    assert not list(raw.iterdir())  # no partial file left behind
+
+
+def test_read_only_data_folder_itself(fake_fashion, monkeypatch, tmp_path):
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "ro"))
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(data.DataFolderError, match=f"{tmp_path / 'ro'} .*read-only.*COURSE_DATA"):
+        data.prepare_fashion_mnist(system_dir=fake_fashion, download=False)
+
+
+def test_make_data_reports_a_read_only_disk_in_one_line(monkeypatch, capsys):
+    from helpers import prepare
+
+    def doggy_door_on_a_read_only_disk():
+        raise OSError(errno.EROFS, "Read-only file system", "/ro/data/presidential_doggy_door/.build/train")
+
+    monkeypatch.setattr(data, "prepare_fashion_mnist", lambda: (None, "cache (somewhere)"))
+    monkeypatch.setattr(prepare, "_prepare_doggy_door", doggy_door_on_a_read_only_disk)
+    assert prepare.main() == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "Presidential doggy door: NOT READY"
+    assert len(err.splitlines()) == 2 and "/ro/data/presidential_doggy_door/.build/train" in err
+    assert "read-only" in err and "COURSE_DATA" in err
 
 
 def test_missing_everywhere_names_the_fix(fake_fashion, tmp_path):
@@ -74,7 +137,8 @@ def test_failed_download_is_reported_not_raised_raw(fake_fashion, tmp_path, monk
 def test_real_fashion_mnist_loads():
     test_set = data.fashion_mnist(train=False)
     assert len(test_set) == 10_000
-    assert list(test_set.classes) == list(data.FASHION_MNIST_CLASSES)
+    assert list(test_set.classes) == ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
 def test_as_tensors_from_the_real_dataset():

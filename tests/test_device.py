@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from helpers import device as dev
+from helpers.config import ConfigError
 
 
 def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
@@ -30,10 +31,16 @@ def test_pick_device_refuses_missing_cuda(monkeypatch):
         dev.pick_device()
 
 
-def test_pick_device_refuses_nonsense(monkeypatch):
-    monkeypatch.setenv("COURSE_DEVICE", "toaster")
-    with pytest.raises(RuntimeError, match="toaster"):
+@pytest.mark.parametrize("value", ["toaster", "xpu", "hpu", "meta"])
+def test_pick_device_refuses_kinds_the_course_does_not_support(monkeypatch, value):
+    monkeypatch.setenv("COURSE_DEVICE", value)  # torch.device accepts xpu, hpu and meta; the course cannot run there
+    with pytest.raises(ConfigError, match=f"COURSE_DEVICE='{value}'"):
         dev.pick_device()
+
+
+def test_pick_device_normalises_the_spelling(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", " CPU ")
+    assert dev.pick_device() == torch.device("cpu")
 
 
 def test_model_device_follows_the_parameters():

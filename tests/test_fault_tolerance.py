@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import distributed as dist_helpers
+from helpers import launch as dist_helpers
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "notebooks" / "scripts"
 JOB = ["--epochs", "3", "--train-size", "512", "--test-size", "200", "--hidden", "32"]
@@ -33,6 +33,10 @@ def import_script(name: str):
         return __import__(name)
     finally:
         sys.path.remove(str(SCRIPTS))
+
+
+def resumed_args(tmp_path):
+    return JOB + CRASH + ["--snapshot", tmp_path / "snap.pt", "--result", tmp_path / "resumed.json"]
 
 
 def forked_clean_run(name: str, out: Path) -> dict:
@@ -57,7 +61,7 @@ def check_resumed_exactly(resumed: dict, clean: dict, output: str) -> None:
 def test_torchrun_restart_resumes_exactly(tmp_path):
     clean = forked_clean_run("train_ddp", tmp_path)
     job = dist_helpers.torchrun(SCRIPTS / "train_ddp.py",
-                                JOB + CRASH + ["--snapshot", tmp_path / "snap.pt", "--result", tmp_path / "resumed.json"],
+                                resumed_args(tmp_path),
                                 nproc=2, max_restarts=1, timeout=240, echo=False, env=CPU_ONLY)
     check_resumed_exactly(json.loads((tmp_path / "resumed.json").read_text()), clean, job.output)
 
@@ -65,7 +69,7 @@ def test_torchrun_restart_resumes_exactly(tmp_path):
 def test_accelerate_launch_restart_resumes_exactly(tmp_path):
     clean = forked_clean_run("train_accelerate", tmp_path)
     job = dist_helpers.accelerate_launch(SCRIPTS / "train_accelerate.py",
-                                         JOB + CRASH + ["--snapshot", tmp_path / "snap.pt", "--result", tmp_path / "resumed.json"],
+                                         resumed_args(tmp_path),
                                          nproc=2, max_restarts=1, timeout=240, echo=False, env=CPU_ONLY)
     resumed = json.loads((tmp_path / "resumed.json").read_text())
     assert resumed["distributed_type"] == "DistributedType.MULTI_CPU" and resumed["accelerate_processes"] == 2

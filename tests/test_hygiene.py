@@ -40,7 +40,8 @@ def test_notebook_hygiene(path):
                                              "run `.venv/bin/python tools/notebooks.py strip`")
         else:
             assert cell.get("outputs"), f"{path.name}: golden cell {i} has no stored output to compare"
-    assert "import helpers" in code[0].source, f"{path.name}: the first code cell should import helpers and set the knobs"
+    assert "import helpers" in code[0].source, \
+        f"{path.name}: the first code cell should import helpers and set the knobs"
     tail = "\n".join(c.source for c in code[-3:])
     assert "assert" in tail, f"{path.name}: should end with a check-yourself cell of assertions"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown").lower()

@@ -43,7 +43,7 @@ def test_defines_the_promised_function_with_its_signature(notebook, name):
 
 
 def test_golden_outputs_show_mccaffreys_figures(notebook):
-    golden = [c for c in _code_cells(notebook) if GOLDEN_MARK in [l.strip() for l in c.source.splitlines()]]
+    golden = [c for c in _code_cells(notebook) if GOLDEN_MARK in [line.strip() for line in c.source.splitlines()]]
     text = "".join(o.get("text", "") for c in golden for o in c.get("outputs", []))
     missing = [figure for figure in MCCAFFREY_FIGURES if figure not in text]
     assert not missing, (f"{NOTEBOOK.name}: the stored golden outputs lack McCaffrey's figures {missing}; "

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from helpers import optim_plots  # noqa: E402
+from helpers import optim_plots, widgets  # noqa: E402
 
 XLIM, YLIM = (-2.0, 2.0), (-1.0, 3.0)
 
@@ -70,7 +70,7 @@ def test_contour_paths_needs_a_path():
 
 def test_optimizer_panel_calls_redraw_at_build_and_on_every_change():
     calls = []
-    panel = optim_plots.optimizer_panel(lambda **kw: calls.append(kw), lr=0.03, beta1=0.8, beta2=0.99,
+    panel = widgets.optimizer_panel(lambda **kw: calls.append(kw), lr=0.03, beta1=0.8, beta2=0.99,
                                         choices={"function": ["saddle", "valley"]})
     assert calls == [{"function": "saddle", "lr": 0.03, "beta1": 0.8, "beta2": 0.99}]
     panel.controls["lr"].value = 0.1
@@ -81,7 +81,7 @@ def test_optimizer_panel_calls_redraw_at_build_and_on_every_change():
 
 
 def test_optimizer_panel_lr_slider_is_logarithmic_over_the_range():
-    panel = optim_plots.optimizer_panel(lambda **kw: None, lr=1e-3, lr_range=(1e-5, 1e-1))
+    panel = widgets.optimizer_panel(lambda **kw: None, lr=1e-3, lr_range=(1e-5, 1e-1))
     slider = panel.controls["lr"]
     assert (slider.base, slider.min, slider.max) == (10, pytest.approx(-5), pytest.approx(-1))
     assert set(panel.controls) == {"lr", "beta1", "beta2"}
@@ -90,14 +90,14 @@ def test_optimizer_panel_lr_slider_is_logarithmic_over_the_range():
 
 def test_optimizer_panel_refuses_bad_ranges_and_empty_choices():
     with pytest.raises(ValueError, match="0 < low < high"):
-        optim_plots.optimizer_panel(lambda **kw: None, lr_range=(1.0, 0.1))
+        widgets.optimizer_panel(lambda **kw: None, lr_range=(1.0, 0.1))
     with pytest.raises(ValueError, match="outside lr_range"):
-        optim_plots.optimizer_panel(lambda **kw: None, lr=5.0)
+        widgets.optimizer_panel(lambda **kw: None, lr=5.0)
     with pytest.raises(ValueError, match="empty"):
-        optim_plots.optimizer_panel(lambda **kw: None, choices={"function": []})
+        widgets.optimizer_panel(lambda **kw: None, choices={"function": []})
 
 
 def test_optimizer_panel_puts_the_first_drawing_in_its_output_area():
-    panel = optim_plots.optimizer_panel(lambda **kw: print(f"drawn at lr={kw['lr']}"), lr=0.02)
+    panel = widgets.optimizer_panel(lambda **kw: print(f"drawn at lr={kw['lr']}"), lr=0.02)
     output_area = panel.children[1]
     assert output_area.outputs == ({"output_type": "stream", "name": "stdout", "text": "drawn at lr=0.02\n"},)

@@ -1,7 +1,7 @@
 """helpers.prepare (make data): which source it asks for on Debian and elsewhere, and what it says when data is missing."""
 import pytest
 
-from helpers import data, doggy_door, prepare
+from helpers import data, door_data, prepare
 
 
 @pytest.fixture
@@ -10,7 +10,7 @@ def calls(monkeypatch):
 
     def door(*, online):
         seen["online"] = online
-        raise doggy_door.DoorDataError("no dog photos")
+        raise door_data.DoorDataError("no dog photos")
 
     def fashion():
         raise data.DataNotFound("Fashion-MNIST was not found.")

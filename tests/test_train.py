@@ -52,9 +52,16 @@ def test_fit_binary_with_one_logit_and_augment():
 
     history = train.fit(model, blobs(), blobs(seed=1), epochs=3, loss_fn=nn.BCEWithLogitsLoss(),
                         optimizer=torch.optim.Adam(model.parameters(), lr=0.05), augment=augment,
-                        progress=False)
+                        binary=True, progress=False)
     assert sum(calls) == 3 * 200
     assert history[-1]["valid_accuracy"] > 0.9
+
+
+def test_one_logit_without_binary_says_what_to_pass():
+    with pytest.raises(ValueError, match="one output per item.*pass binary=True"):
+        train.fit(nn.Linear(2, 1), blobs(), epochs=1, loss_fn=nn.BCEWithLogitsLoss(), progress=False)
+    with pytest.raises(ValueError, match="pass binary=True"):
+        train.evaluate(nn.Linear(2, 1), blobs(), loss_fn=nn.BCEWithLogitsLoss())
 
 
 def test_evaluate_counts_and_restores_mode():
@@ -65,7 +72,8 @@ def test_evaluate_counts_and_restores_mode():
         model[0].weight.copy_(torch.eye(2))
         model[0].bias.zero_()
     result = train.evaluate(model, TensorDataset(x, torch.tensor([0, 0])))
-    expected_loss = (math.log(1 + math.exp(-1)) + math.log(1 + math.exp(1))) / 2  # CE of logits (1,0) and (0,1), label 0
+    # cross-entropy of logits (1, 0) and (0, 1), both labelled 0
+    expected_loss = (math.log(1 + math.exp(-1)) + math.log(1 + math.exp(1))) / 2
     assert result == {"loss": pytest.approx(expected_loss), "accuracy": 0.5, "n": 2}
     assert model.training
 

@@ -139,13 +139,13 @@ def stage_data() -> None:
         shutil.copy2(src, fashion / src.name)
     # notebook 05a uses Tux Paint's cut-outs where the package put them: carry those files too
     sys.path.insert(0, str(ROOT))
-    from helpers import doggy_door
+    from helpers import photos
 
     tux = DATA / "tuxpaint"
     shutil.rmtree(tux, ignore_errors=True)
-    for path in doggy_door.door_photos().values():
-        if doggy_door.TUXPAINT_DIR in path.parents:
-            dest = tux / path.relative_to(doggy_door.TUXPAINT_DIR)
+    for path in photos.sample_photos().values():
+        if photos.TUXPAINT_DIR in path.parents:
+            dest = tux / path.relative_to(photos.TUXPAINT_DIR)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
     for name in DOOR_FOLDERS:

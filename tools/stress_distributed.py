@@ -20,7 +20,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from helpers import distributed as launch  # noqa: E402
+from helpers import launch  # noqa: E402
 from helpers.config import data_dir  # noqa: E402
 
 SCRIPTS = REPO_ROOT / "notebooks" / "scripts"

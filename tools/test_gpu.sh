@@ -42,7 +42,7 @@ stage_data() {
     for folder in presidential_doggy_door doggy_door_photos; do
         [ -d ".gpu-data/$folder" ] && mkdir -p "data/$folder" && cp -a ".gpu-data/$folder/." "data/$folder/"
     done
-    if [ -d .gpu-data/tuxpaint ] && [ "$DRY_RUN" -eq 0 ]; then  # where helpers.doggy_door looks for them
+    if [ -d .gpu-data/tuxpaint ] && [ "$DRY_RUN" -eq 0 ]; then  # where helpers.photos looks for them
         mkdir -p /usr/share/tuxpaint/stamps/animals && cp -an .gpu-data/tuxpaint/. /usr/share/tuxpaint/stamps/animals/
     fi
     log "data staged from .gpu-data/ into data/"

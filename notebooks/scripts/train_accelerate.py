@@ -15,38 +15,38 @@ from __future__ import annotations
 
 import time
 
+import ddp_common
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration
 from torch.utils.data import DataLoader
 
-import common
-
 
 def main(argv: list[str] | None = None) -> dict:
-    args = common.build_parser(__doc__.splitlines()[0]).parse_args(argv)
+    args = ddp_common.build_parser(__doc__.splitlines()[0]).parse_args(argv)
     # Our own process group first (its per-attempt store prefix keeps restarts reliable);
     # Accelerate sees it is already initialised and uses it.
-    proc = common.init_distributed(args.pg_timeout)
-    common.check_fault_options(args, proc.world_size)
+    proc = ddp_common.init_distributed(args.pg_timeout)
+    ddp_common.check_fault_options(args, proc.world_size)
     accelerator = Accelerator(
         cpu=proc.device.type == "cpu",
         # a sampler seeded by epoch, so that a resumed run sees the same shuffles (set_epoch below)
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
-    train_data, test_data = common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
+    train_data, test_data = ddp_common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
 
-    model = common.make_model(args.hidden, args.seed)
+    model = ddp_common.make_model(args.hidden, args.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    start_epoch, history = common.load_snapshot(args.snapshot, model, optimizer, proc.device)
-    common.log(proc, f"Accelerate: {accelerator.distributed_type} on {accelerator.device}, "
+    start_epoch, history = ddp_common.load_snapshot(args.snapshot, model, optimizer, proc.device)
+    ddp_common.log(proc, f"Accelerate: {accelerator.distributed_type} on {accelerator.device}, "
                f"{accelerator.num_processes} processes, starting at epoch {start_epoch}")
     loader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
 
-    progress = common.Progress(history)
+    progress = ddp_common.Progress(history)
     for epoch in range(start_epoch, args.epochs):
-        common.inject_fault(args, proc, epoch)
+        ddp_common.inject_fault(args, proc, epoch)
         loader.set_epoch(epoch)  # a new shuffle every epoch, the same one in a resumed run
         started = time.perf_counter()
         loss_sum, count = torch.zeros((), dtype=torch.float64, device=proc.device), 0
@@ -57,14 +57,21 @@ def main(argv: list[str] | None = None) -> dict:
             optimizer.step()
             loss_sum += loss.detach() * len(y)
             count += len(y)
-        common.end_of_epoch(args, proc, accelerator.unwrap_model(model), optimizer, epoch,
-                            loss_sum, count, progress, started)
-    result = common.finish(args, proc, accelerator.unwrap_model(model), test_data, start_epoch, progress,
-                           distributed_type=str(accelerator.distributed_type),
-                           accelerate_processes=accelerator.num_processes)
+        mean_loss = ddp_common.record_epoch(proc, loss_sum, count, progress, started)
+        # rank 0 alone writes the snapshot (every rank holds the same model); the others wait at the
+        # barrier, so that none starts the next epoch, and perhaps crashes, while the file is written
+        if proc.rank == 0:
+            print(f"epoch {epoch + 1}/{args.epochs}: mean training loss {mean_loss:.4f}", flush=True)
+            if args.snapshot is not None:
+                ddp_common.save_snapshot(args.snapshot, accelerator.unwrap_model(model), optimizer, epoch + 1,
+                                         progress.history)
+        dist.barrier()
+    result = ddp_common.finish(args, proc, accelerator.unwrap_model(model), test_data, start_epoch, progress,
+                               distributed_type=str(accelerator.distributed_type),
+                               accelerate_processes=accelerator.num_processes)
     accelerator.free_memory()  # drops Accelerate's own references to the prepared (DDP) model and optimizer
     del model, optimizer, loader  # the DDP wrapper holds the process group: release it first
-    common.shut_down(proc, destroy=accelerator.end_training)  # end_training destroys the group
+    ddp_common.shut_down(proc, destroy=accelerator.end_training)  # end_training destroys the group
     return result
 
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import time
 
+import ddp_common
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler
-
-import common
 
 
 def check_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -43,18 +42,18 @@ def check_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = common.build_parser(__doc__.splitlines()[0])
+    parser = ddp_common.build_parser(__doc__.splitlines()[0])
     parser.add_argument("--check-grad", action="store_true",
                         help="on the first step, compare DDP's gradient with the mean of the ranks' own")
     args = parser.parse_args(argv)
-    proc = common.init_distributed(args.pg_timeout)
-    common.check_fault_options(args, proc.world_size)
-    train_data, test_data = common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
+    proc = ddp_common.init_distributed(args.pg_timeout)
+    ddp_common.check_fault_options(args, proc.world_size)
+    train_data, test_data = ddp_common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
 
-    model = common.make_model(args.hidden, args.seed).to(proc.device)
+    model = ddp_common.make_model(args.hidden, args.seed).to(proc.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    start_epoch, history = common.load_snapshot(args.snapshot, model, optimizer, proc.device)
-    common.log(proc, f"{proc.backend} on {proc.device}, starting at epoch {start_epoch}"
+    start_epoch, history = ddp_common.load_snapshot(args.snapshot, model, optimizer, proc.device)
+    ddp_common.log(proc, f"{proc.backend} on {proc.device}, starting at epoch {start_epoch}"
                + (" (from the snapshot)" if start_epoch else ""))
     ddp_model = DDP(model, device_ids=[proc.local_rank] if proc.device.type == "cuda" else None)
 
@@ -62,9 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
                                  shuffle=True, seed=args.seed)
     loader = DataLoader(train_data, batch_size=args.batch_size, sampler=sampler,
                         pin_memory=proc.device.type == "cuda")
-    progress, extra = common.Progress(history), {}
+    progress, extra = ddp_common.Progress(history), {}
     for epoch in range(start_epoch, args.epochs):
-        common.inject_fault(args, proc, epoch)
+        ddp_common.inject_fault(args, proc, epoch)
         sampler.set_epoch(epoch)  # a new shuffle every epoch, the same one in a resumed run
         started = time.perf_counter()
         loss_sum, count = torch.zeros((), dtype=torch.float64, device=proc.device), 0
@@ -78,10 +77,17 @@ def main(argv: list[str] | None = None) -> dict:
             optimizer.step()
             loss_sum += loss.detach() * len(y)  # no float(loss): that would wait for the GPU every step
             count += len(y)
-        common.end_of_epoch(args, proc, model, optimizer, epoch, loss_sum, count, progress, started)
-    result = common.finish(args, proc, model, test_data, start_epoch, progress, **extra)
+        mean_loss = ddp_common.record_epoch(proc, loss_sum, count, progress, started)
+        # rank 0 alone writes the snapshot (every rank holds the same model); the others wait at the
+        # barrier, so that none starts the next epoch, and perhaps crashes, while the file is written
+        if proc.rank == 0:
+            print(f"epoch {epoch + 1}/{args.epochs}: mean training loss {mean_loss:.4f}", flush=True)
+            if args.snapshot is not None:
+                ddp_common.save_snapshot(args.snapshot, model, optimizer, epoch + 1, progress.history)
+        dist.barrier()
+    result = ddp_common.finish(args, proc, model, test_data, start_epoch, progress, **extra)
     del ddp_model, optimizer, loader, model  # DDP's reducer holds the process group: release it first
-    common.shut_down(proc)
+    ddp_common.shut_down(proc)
     return result
 
 

@@ -1,4 +1,5 @@
-"""helpers.doggy_door: the Qt bundle reader, the group-aware dataset builder, its sources, safe uploads."""
+"""helpers.door_data and its parts: the Qt bundle reader (_qt_resources), the photo sources (photos),
+the group-aware dataset builder (door_data), safe uploads (uploads) and the panel (widgets.UploadPanel)."""
 import io
 import json
 import socket
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import doggy_door as dd
+from helpers import _qt_resources, door_data, photos, uploads, widgets
 from helpers.images import load_rgb
 
 
@@ -56,19 +57,20 @@ def write_rcc(path: Path, files: dict[str, tuple[bytes, int]]) -> None:
 def test_read_qt_resources_plain_zlib_and_zstd(tmp_path):
     dog = png_bytes(1)
     write_rcc(tmp_path / "a.rcc", {"dog.png": (dog, 0), "readme.txt": (b"hello " * 50, 1), "new.webp": (b"xx", 4)})
-    files = dd.read_qt_resources(tmp_path / "a.rcc")
+    files = _qt_resources.read_qt_resources(tmp_path / "a.rcc")
     assert files == {"/pics/dog.png": dog, "/pics/readme.txt": b"hello " * 50}  # zstd (flag 4) left out
 
 
 def test_read_qt_resources_rejects_other_files(tmp_path):
     (tmp_path / "x.rcc").write_bytes(b"PK\x03\x04" + bytes(40))
     with pytest.raises(ValueError, match="not a Qt resource bundle"):
-        dd.read_qt_resources(tmp_path / "x.rcc")
+        _qt_resources.read_qt_resources(tmp_path / "x.rcc")
 
 
-@pytest.mark.skipif(not (dd.GCOMPRIS_DIR / "explore_farm_animals.rcc").is_file(), reason="gcompris-qt-data not installed")
+@pytest.mark.skipif(not (photos.GCOMPRIS_DIR / "explore_farm_animals.rcc").is_file(),
+                    reason="gcompris-qt-data not installed")
 def test_read_qt_resources_on_gcompris_finds_the_german_shepherd():
-    files = dd.read_qt_resources(dd.GCOMPRIS_DIR / "explore_farm_animals.rcc")
+    files = _qt_resources.read_qt_resources(photos.GCOMPRIS_DIR / "explore_farm_animals.rcc")
     dog = files["/gcompris/src/activities/explore_farm_animals/resource/animals/dog.webp"]
     assert Image.open(io.BytesIO(dog)).size == (1024, 768)
 
@@ -79,17 +81,17 @@ def test_read_qt_resources_on_gcompris_finds_the_german_shepherd():
 
 def test_make_views_are_repeatable_and_sized():
     big = fake_image(3, (600, 400))
-    a = dd.make_views(big, 4, seed="dog", side=128)
-    b = dd.make_views(big, 4, seed="dog", side=128)
-    c = dd.make_views(big, 4, seed="cat", side=128)
+    a = door_data.make_views(big, 4, seed="dog", side=128)
+    b = door_data.make_views(big, 4, seed="dog", side=128)
+    c = door_data.make_views(big, 4, seed="cat", side=128)
     assert len(a) == 4 and all(min(v.size) == 128 and v.mode == "RGB" for v in a)
     assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a, b))
     assert not all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a[1:], c[1:]))
     assert a[0].size == (192, 128)  # view 0 is the whole photo, shrunk
     small = fake_image(4, (50, 40))
-    assert dd.make_views(small, 1, seed=0)[0].size == (50, 40)  # never enlarged
+    assert door_data.make_views(small, 1, seed=0)[0].size == (50, 40)  # never enlarged
     with pytest.raises(ValueError):
-        dd.make_views(big, 0, seed=0)
+        door_data.make_views(big, 0, seed=0)
 
 
 def test_offline_sources_from_a_fake_tuxpaint(tmp_path):
@@ -98,23 +100,24 @@ def test_offline_sources_from_a_fake_tuxpaint(tmp_path):
                 "mammals/cats/lion.png", "mammals/cats/cartoon/lion.png", "mammals/bears/toys/teddy.png"):
         (tux / rel).parent.mkdir(parents=True, exist_ok=True)
         (tux / rel).write_bytes(png_bytes(len(rel), mode="RGBA"))
-    sources = dd.offline_sources(tuxpaint_dir=tux, gcompris_dir=tmp_path / "none", bo_views=(5, 2))
+    sources = photos.offline_sources(tuxpaint_dir=tux, gcompris_dir=tmp_path / "none", bo_views=(5, 2))
     by_id = {s.id: s for s in sources}
-    assert (by_id["tuxpaint_dingo"].label, by_id["tuxpaint_dingo"].split, by_id["tuxpaint_dingo"].views) == ("bo", "train", 5)
-    assert (by_id["tuxpaint_dog"].label, by_id["tuxpaint_dog"].split, by_id["tuxpaint_dog"].views) == ("bo", "valid", 2)
+    dingo, husky = by_id["tuxpaint_dingo"], by_id["tuxpaint_dog"]
+    assert (dingo.label, dingo.split, dingo.views) == ("bo", "train", 5)
+    assert (husky.label, husky.split, husky.views) == ("bo", "valid", 2)
     assert by_id["tuxpaint_dogs_fox"].label == "not_bo" and by_id["tuxpaint_cats_lion"].label == "not_bo"
     assert not any("cartoon" in s.origin or "toys" in s.origin for s in sources)
-    built = dd.presidential_doggy_door(tmp_path / "door", offline=lambda: [s for s in sources if "Tux" in s.origin] +
-                                       [dd.SourcePhoto("x", "not_bo", "valid", "x", "test", lambda: fake_image(9))])
+    built = door_data.build_door_data(tmp_path / "door", offline=lambda: [s for s in sources if "Tux" in s.origin] +
+                                       [photos.SourcePhoto("x", "not_bo", "valid", "x", "test", lambda: fake_image(9))])
     assert "gcompris-qt-data" in built.story and "a dingo" in built.story
-    assert sources[0].label == "bo" and all(s.split in dd.SPLITS for s in sources)
+    assert sources[0].label == "bo" and all(s.split in door_data.SPLITS for s in sources)
     assert by_id["tuxpaint_cats_lion"].load().mode == "RGB"
 
 
-@pytest.mark.skipif(not (dd.TUXPAINT_DIR.is_dir() and dd.GCOMPRIS_DIR.is_dir()),
+@pytest.mark.skipif(not (photos.TUXPAINT_DIR.is_dir() and photos.GCOMPRIS_DIR.is_dir()),
                     reason="tuxpaint-stamps-default or gcompris-qt-data not installed")
 def test_the_real_offline_default_has_two_dogs_on_each_side():
-    sources = dd.offline_sources()
+    sources = photos.offline_sources()
     bo = {(s.id, s.split) for s in sources if s.label == "bo"}
     assert bo == {("german_shepherd", "train"), ("tuxpaint_dingo", "train"),
                   ("lock_golden_retriever", "valid"), ("tuxpaint_dog", "valid")}
@@ -131,7 +134,8 @@ def test_the_real_offline_default_has_two_dogs_on_each_side():
 
 def tiny_sources():
     def src(i, label, split, views=1):
-        return dd.SourcePhoto(f"p{i}", label, split, f"photo {i}", "test", lambda i=i: fake_image(i, (90, 70)), views)
+        return photos.SourcePhoto(f"p{i}", label, split, f"photo {i}", "test",
+                                  lambda i=i: fake_image(i, (90, 70)), views)
     return [src(0, "bo", "train", 3), src(1, "bo", "valid", 2), src(2, "not_bo", "train"),
             src(3, "not_bo", "train"), src(4, "not_bo", "valid")]
 
@@ -144,46 +148,46 @@ def no_network(monkeypatch):
 
 
 def test_builds_offline_with_groups_on_one_side(tmp_path, no_network):
-    data = dd.presidential_doggy_door(tmp_path / "door", offline=tiny_sources)
+    data = door_data.build_door_data(tmp_path / "door", offline=tiny_sources)
     assert data.source == "offline"
     assert data.counts() == {"train": {"bo": 3, "not_bo": 2}, "valid": {"bo": 2, "not_bo": 1}}
     assert data.photo_counts() == {"train": {"bo": 1, "not_bo": 2}, "valid": {"bo": 1, "not_bo": 1}}
     sides = {}
-    for split in dd.SPLITS:
+    for split in door_data.SPLITS:
         for path, label in data.items[split]:
-            assert path.parent.name == dd.LABELS[label] and path.parent.parent.name == split
+            assert path.parent.name == door_data.LABELS[label] and path.parent.parent.name == split
             sides.setdefault(data.groups[path], set()).add(split)
     assert all(len(s) == 1 for s in sides.values()), f"a source photo is on both sides: {sides}"
-    manifest = json.loads((tmp_path / "door" / dd.MANIFEST).read_text())
+    manifest = json.loads((tmp_path / "door" / door_data.MANIFEST).read_text())
     assert manifest["source"] == "offline" and len(manifest["files"]) == 8
     assert "source: offline" in data.report() and "3 bo images from 1 photos" in data.report()
     assert "photo 0 for training; photo 1 for validation" in data.story and "rests on 2 photos" in data.story
 
 
 def test_reuses_a_complete_build_and_rebuilds_on_request(tmp_path, no_network):
-    dd.presidential_doggy_door(tmp_path, offline=tiny_sources)
+    door_data.build_door_data(tmp_path, offline=tiny_sources)
 
     def must_not_build():
         raise AssertionError("rebuilt although the build was complete")
-    again = dd.presidential_doggy_door(tmp_path, offline=must_not_build)
+    again = door_data.build_door_data(tmp_path, offline=must_not_build)
     assert again.source == "offline" and sum(len(v) for v in again.items.values()) == 8
     victim = next(iter(again.items["train"]))[0]
     victim.unlink()  # an incomplete build is rebuilt
-    rebuilt = dd.presidential_doggy_door(tmp_path, offline=tiny_sources)
+    rebuilt = door_data.build_door_data(tmp_path, offline=tiny_sources)
     assert victim.is_file() and rebuilt.source == "offline"
 
 
 def test_your_photos_come_first_and_are_never_deleted(tmp_path, no_network):
-    for i, (split, label) in enumerate([(s, lab) for s in dd.SPLITS for lab in dd.LABELS]):
+    for i, (split, label) in enumerate([(s, lab) for s in door_data.SPLITS for lab in door_data.LABELS]):
         folder = tmp_path / split / label
         folder.mkdir(parents=True)
         (folder / f"mine{i}.png").write_bytes(png_bytes(i))
 
     def must_not_build():
         raise AssertionError("built a default although your photos fill every folder")
-    data = dd.presidential_doggy_door(tmp_path, offline=must_not_build)
+    data = door_data.build_door_data(tmp_path, offline=must_not_build)
     assert data.source == "yours" and len(data.yours) == 4
-    assert not (tmp_path / dd.MANIFEST).exists()
+    assert not (tmp_path / door_data.MANIFEST).exists()
 
 
 def test_your_extra_photos_join_a_build_and_survive_a_rebuild(tmp_path, no_network):
@@ -191,27 +195,27 @@ def test_your_extra_photos_join_a_build_and_survive_a_rebuild(tmp_path, no_netwo
     mine = tmp_path / "train" / "bo" / "my_dog.png"
     mine.write_bytes(png_bytes(42))
     (tmp_path / "train" / "bo" / "broken.jpg").write_text("oops")
-    data = dd.presidential_doggy_door(tmp_path, offline=tiny_sources)
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
     assert data.source == "offline" and data.yours == [mine]
     assert (mine, 0) in data.items["train"] and data.groups[mine].startswith("yours:")
     assert [p.name for p, _ in data.problems] == ["broken.jpg"]
     assert "plus 1 photos of yours" in data.report() and "broken.jpg" in data.report()
-    dd.presidential_doggy_door(tmp_path, offline=tiny_sources, rebuild=True)
+    door_data.build_door_data(tmp_path, offline=tiny_sources, rebuild=True)
     assert mine.is_file()
 
 
 def test_no_source_raises_with_the_fix(tmp_path, no_network):
-    with pytest.raises(dd.DoorDataError, match="apt-get install tuxpaint-stamps-default gcompris-qt-data"):
-        dd.presidential_doggy_door(tmp_path, offline=lambda: tiny_sources()[2:])
+    with pytest.raises(door_data.DoorDataError, match="apt-get install tuxpaint-stamps-default gcompris-qt-data"):
+        door_data.build_door_data(tmp_path, offline=lambda: tiny_sources()[2:])
 
 
 def test_online_but_unreachable_falls_back_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
     asked = []
-    monkeypatch.setattr(dd, "_reachable", lambda host, timeout: asked.append((host, timeout)) or False)
-    data = dd.presidential_doggy_door(tmp_path / "door", online=True, timeout=0.5, offline=tiny_sources)
+    monkeypatch.setattr(door_data, "_reachable", lambda host, timeout: asked.append((host, timeout)) or False)
+    data = door_data.build_door_data(tmp_path / "door", online=True, timeout=0.5, offline=tiny_sources)
     assert data.source == "offline" and "not reachable within 0.5 s" in data.story
-    assert asked == [(dd.OXFORD_PET_HOST, 0.5)]  # asked once, with the short timeout
+    assert asked == [(door_data.OXFORD_PET_HOST, 0.5)]  # asked once, with the short timeout
 
 
 def fake_oxford_pet(root: Path) -> None:
@@ -234,9 +238,9 @@ def test_oxford_pet_when_cached_needs_no_network(tmp_path, monkeypatch, no_netwo
 
     def must_not_build():
         raise AssertionError("used the offline default although Oxford-IIIT Pet is cached")
-    data = dd.presidential_doggy_door(tmp_path / "door", online=True, offline=must_not_build)
+    data = door_data.build_door_data(tmp_path / "door", online=True, offline=must_not_build)
     assert data.source == "oxford-iiit-pet" and "Newfoundland" in data.story
-    assert {p.name for p, y in data.items["train"] if y == 0} == {"newfoundland_1.jpg", "newfoundland_2.jpg", "newfoundland_3.jpg"}
+    assert {p.name for p, y in data.items["train"] if y == 0} == {f"newfoundland_{i}.jpg" for i in (1, 2, 3)}
     assert {p.name for p, y in data.items["valid"] if y == 0} == {"newfoundland_4.jpg"}
     assert all(not p.name.startswith("newfoundland") for p, y in data.items["train"] if y == 1)
     train = {data.groups[p] for p, _ in data.items["train"]}
@@ -245,7 +249,7 @@ def test_oxford_pet_when_cached_needs_no_network(tmp_path, monkeypatch, no_netwo
 
 
 def test_offline_default_does_not_touch_the_network(tmp_path, no_network):
-    assert dd.presidential_doggy_door(tmp_path, online=False, offline=tiny_sources).source == "offline"
+    assert door_data.build_door_data(tmp_path, online=False, offline=tiny_sources).source == "offline"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,14 +265,14 @@ def upload(name, content, type_="image/png"):
                                             ("my dog (1).JPG", "my_dog_1_.JPG"), ("..", "photo"), ("", "photo"),
                                             ("a..b...png", "a.b.png")])
 def test_safe_filename(name, expected):
-    assert dd.safe_filename(name) == expected
+    assert uploads.safe_filename(name) == expected
 
 
 def test_save_uploads_never_writes_outside_the_folder(tmp_path):
     root = tmp_path / "door"
     value = (upload("../../x.jpg", png_bytes(1)), upload("..\\..\\..\\y.png", png_bytes(2)),
              upload("/tmp/abs.png", png_bytes(3)), upload("../x.jpg", png_bytes(4)))
-    saved, problems = dd.save_uploads(value, "bo", root)
+    saved, problems = uploads.save_uploads(value, "bo", root)
     assert problems == []
     assert [p.name for p in saved] == ["x.jpg", "y.png", "abs.png", "x_1.jpg"]
     assert all(p.parent == (root / "train" / "bo").resolve() for p in saved)
@@ -280,7 +284,7 @@ def test_save_uploads_never_writes_outside_the_folder(tmp_path):
 def test_save_uploads_rejects_bad_files_and_says_why(tmp_path):
     value = (upload("big.png", png_bytes(1, size=(90, 90))), upload("note.jpg", b"just text"), upload("empty.png", b""),
              upload("ok.png", png_bytes(2)))
-    saved, problems = dd.save_uploads(value, "not_bo", tmp_path, split="valid", max_bytes=len(png_bytes(2)))
+    saved, problems = uploads.save_uploads(value, "not_bo", tmp_path, split="valid", max_bytes=len(png_bytes(2)))
     assert [p.name for p in saved] == ["ok.png"] and saved[0].parent.name == "not_bo"
     reasons = dict(problems)
     assert set(reasons) == {"big.png", "note.jpg", "empty.png"}
@@ -292,20 +296,20 @@ def test_save_uploads_rejects_bad_files_and_says_why(tmp_path):
 
 def test_save_uploads_accepts_ipywidgets7_dicts_and_names_without_extension(tmp_path):
     value = {"snap": {"metadata": {"name": "snap"}, "name": "snap", "content": png_bytes(5)}}
-    saved, problems = dd.save_uploads(value, "bo", tmp_path)
+    saved, problems = uploads.save_uploads(value, "bo", tmp_path)
     assert problems == [] and saved[0].name == "snap.jpg" and load_rgb(saved[0]).mode == "RGB"
 
 
 def test_save_uploads_checks_label_and_split(tmp_path):
     with pytest.raises(ValueError, match="label"):
-        dd.save_uploads((), "cat", tmp_path)
+        uploads.save_uploads((), "cat", tmp_path)
     with pytest.raises(ValueError, match="split"):
-        dd.save_uploads((), "bo", tmp_path, split="test")
+        uploads.save_uploads((), "bo", tmp_path, split="test")
 
 
 def test_upload_panel_handlers_run_without_a_browser(tmp_path):
     calls = []
-    panel = dd.UploadPanel(tmp_path, lambda: calls.append("retrained") or "retrained: fine")
+    panel = widgets.UploadPanel(tmp_path, lambda: calls.append("retrained") or "retrained: fine")
     panel.label.value, panel.split.value = "not_bo", "valid"
     report = panel.add((upload("../cat.png", png_bytes(7)), upload("x.jpg", b"nope")))
     assert "added 1 photo(s) to valid/not_bo" in report and "x.jpg: not an image" in report

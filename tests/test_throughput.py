@@ -1,4 +1,4 @@
-"""Unit tests for helpers.sweep (notebook 03): the training step, throughput rows, the sweep,
+"""Unit tests for helpers.throughput (notebook 03): the training step, throughput rows, the sweep,
 the neighbour comparison and the memory estimates. Tiny models, CPU; a CUDA test runs only on a GPU."""
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.sweep import (TrainingStep, _merge_rows, is_power_of_two, largest_batch_that_fits,
-                           neighbour_gaps, saved_activation_bytes, throughput_sweep,
-                           training_step, training_throughput)
+from helpers.throughput import (
+    TrainingStep,
+    _merge_rows,
+    is_power_of_two,
+    neighbour_gaps,
+    saved_activation_bytes,
+    throughput_sweep,
+    training_step,
+    training_throughput,
+)
 
 SHAPE = (1, 8, 8)
 
@@ -213,14 +220,6 @@ def test_saved_activation_bytes_counts_inputs_not_parameters():
     small = saved_activation_bytes(model, torch.randn(4, *SHAPE))
     big = saved_activation_bytes(model, torch.randn(8, *SHAPE))
     assert small > 0 and big == 2 * small, "activation memory grows linearly with the batch"
-
-
-def test_largest_batch_that_fits():
-    assert largest_batch_that_fits(10, 100, 1000) == 90
-    assert largest_batch_that_fits(10, 100, 999) == 89
-    assert largest_batch_that_fits(10, 100, 50) == 0
-    with pytest.raises(ValueError, match="bytes_per_item"):
-        largest_batch_that_fits(0, 100, 1000)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -1,4 +1,4 @@
-"""helpers.distributed (notebook 06): plan, ports, commands, the launcher; and real 2-process jobs.
+"""helpers.launch (notebook 06): plan, ports, commands, the launcher; and real 2-process jobs.
 
 The launcher tests run small Python commands (a few seconds in all). The last test trains
 for real with 2 gloo processes, forked from this one (no start-up cost): identical parameters
@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import distributed as dist_helpers
-from helpers.distributed import LaunchFailed, LaunchTimeout, first_error, run_command
+from helpers import launch as dist_helpers
+from helpers.launch import LaunchFailed, LaunchTimeout, first_error, run_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "notebooks" / "scripts"
@@ -99,7 +99,8 @@ def test_run_command_streams_every_line_in_order():
     seen: list[str] = []
     result = run_command(python("""
         import os, sys
-        print("one"); print("two", file=sys.stderr); print(""); print("env", os.environ["FOO"], os.environ["PYTHONUNBUFFERED"])
+        print("one"); print("two", file=sys.stderr); print("")
+        print("env", os.environ["FOO"], os.environ["PYTHONUNBUFFERED"])
     """), echo=seen.append, env={"FOO": "bar"})
     assert seen == ["one", "two", "", "env bar 1"]  # stderr merged, empty lines kept
     assert result.lines == seen and result.output == "one\ntwo\n\nenv bar 1"
@@ -198,7 +199,7 @@ def test_timeout_kills_what_ignores_sigterm_and_processes_in_other_sessions():
     lines: list[str] = []
     start = time.perf_counter()
     with pytest.raises(LaunchTimeout):
-        run_command(python(f"""
+        run_command(python("""
             import signal, subprocess, sys, time
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             worker = subprocess.Popen([sys.executable, "-c",

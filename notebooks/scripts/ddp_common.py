@@ -18,10 +18,11 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -158,23 +159,37 @@ def make_model(hidden: int, seed: int) -> nn.Module:
     return nn.Sequential(nn.Linear(IMAGE_PIXELS, hidden), nn.ReLU(), nn.Linear(hidden, 10))
 
 
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Fill a temporary file beside ``path`` with ``write(fh)``, flush it to disk, rename it over ``path``.
+
+    Readers (a restarted job) see the old file or the whole new one, never half of one. The
+    same idea as ``helpers.files.atomic_write``, kept here so that the scripts need nothing
+    from ``helpers``; on an error the temporary file is removed and the error propagates.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def save_snapshot(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, next_epoch: int,
                   history: list[float]) -> None:
     """Write model, optimizer, the NEXT epoch to run and the loss history, atomically.
 
     A crash while writing leaves the previous snapshot intact: the file is written beside
-    the old one and renamed over it in one step (``os.replace``).
+    the old one and renamed over it in one step (``os.replace``, in :func:`atomic_write`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     snapshot = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "next_epoch": next_epoch, "history": list(history)}
-    with open(tmp, "wb") as fh:
-        torch.save(snapshot, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: torch.save(snapshot, fh))
 
 
 def load_snapshot(path: Path | None, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -208,25 +223,26 @@ def params_identical(model: nn.Module) -> tuple[bool, float, str]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: TensorDataset, device: torch.device) -> tuple[float, float]:
-    """Return (cross-entropy loss, accuracy) of ``model`` on the whole of ``data``."""
+def evaluate(model: nn.Module, data: TensorDataset, device: torch.device) -> dict[str, float]:
+    """Return ``{"loss": cross-entropy, "accuracy": fraction correct, "n": items}`` on the whole of ``data``.
+
+    The same shape as ``helpers.evaluate`` returns in the notebooks.
+    """
     model.eval()
     x, y = (t.to(device) for t in data.tensors)
     logits = model(x)
     model.train()
     # float64 for the loss: 16 digits, so that "equal" really means the same model
-    return float(F.cross_entropy(logits.double(), y)), float((logits.argmax(1) == y).double().mean())
+    return {"loss": float(F.cross_entropy(logits.double(), y)),
+            "accuracy": float((logits.argmax(1) == y).double().mean()), "n": len(y)}
 
 
 def write_result(path: Path | None, result: dict) -> None:
     """Write ``result`` as JSON to ``path`` atomically (nothing when ``path`` is None)."""
     if path is None:
         return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(result, indent=2) + "\n"
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def log(proc: Process, message: str) -> None:
@@ -243,22 +259,15 @@ class Progress:
     samples: int = 0  # items this rank trained on in this attempt
 
 
-def end_of_epoch(args: argparse.Namespace, proc: Process, model: nn.Module,
-                 optimizer: torch.optim.Optimizer, epoch: int, loss_sum: torch.Tensor, count: int,
-                 progress: Progress, started: float) -> None:
-    """Record the epoch (mean loss over all ranks, seconds); rank 0 writes the snapshot; all wait for it.
+def record_epoch(proc: Process, loss_sum: torch.Tensor, count: int, progress: Progress, started: float) -> float:
+    """Record the epoch in ``progress`` (mean loss over all ranks, seconds, items); return that mean loss.
 
-    The barrier matters: without it a rank that crashes at the start of the next epoch could
-    kill rank 0 half-way through writing, and the job would resume one epoch earlier.
+    The scripts' loops then let rank 0 write the snapshot and make every rank wait for it.
     """
     progress.history.append(mean_over_ranks(loss_sum, count, proc.device))  # waits for the GPU too
     progress.epoch_seconds.append(time.perf_counter() - started)
     progress.samples += count
-    if proc.rank == 0:
-        print(f"epoch {epoch + 1}/{args.epochs}: mean training loss {progress.history[-1]:.4f}", flush=True)
-        if args.snapshot is not None:
-            save_snapshot(args.snapshot, model, optimizer, epoch + 1, progress.history)
-    dist.barrier()
+    return progress.history[-1]
 
 
 def finish(args: argparse.Namespace, proc: Process, model: nn.Module, test_data: TensorDataset,
@@ -268,7 +277,8 @@ def finish(args: argparse.Namespace, proc: Process, model: nn.Module, test_data:
     count = torch.tensor([float(progress.samples)], device=proc.device)
     dist.all_reduce(count)  # items trained on by all ranks together in this attempt
     seconds = sum(progress.epoch_seconds)
-    loss, accuracy = evaluate(model, test_data, proc.device)
+    test = evaluate(model, test_data, proc.device)
+    loss, accuracy = test["loss"], test["accuracy"]
     result = {
         "world_size": proc.world_size, "backend": proc.backend, "device": proc.device.type,
         "attempt": proc.attempt, "start_epoch": start_epoch, "epochs": args.epochs,

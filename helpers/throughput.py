@@ -8,9 +8,8 @@ starves the GPU), channels-last memory format, bfloat16 autocast and a fused opt
 """
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -276,13 +275,3 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
         out = model(x)
     del out
     return sum(saved.values())
-
-
-def largest_batch_that_fits(bytes_per_item: float, fixed_bytes: float, budget_bytes: float) -> int:
-    """Return the largest batch ``b`` with ``fixed_bytes + b * bytes_per_item <= budget_bytes`` (notebook 03).
-
-    Returns 0 when not even one item fits.
-    """
-    if bytes_per_item <= 0:
-        raise ValueError(f"bytes_per_item must be positive, got {bytes_per_item}")
-    return max(0, math.floor((budget_bytes - fixed_bytes) / bytes_per_item))

@@ -18,10 +18,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
+import psutil
 import torch
 
 CPU_PROCESSES = 2  # without a GPU: 2 processes show everything and fit a 2-core laptop
@@ -278,32 +279,16 @@ def run_command(command: Sequence[str], *, timeout: float = 300.0, echo: bool | 
     return RunResult(command=command, returncode=returncode, seconds=seconds, lines=lines)
 
 
-def _children() -> dict[int, list[int]]:
-    """Return parent pid -> child pids for every process we can see (Linux /proc; empty elsewhere)."""
-    tree: dict[int, list[int]] = {}
-    proc_dir = Path("/proc")
-    if not proc_dir.is_dir():
-        return tree
-    for entry in proc_dir.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # field 4; the name in () may hold spaces
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
 def descendants(pid: int) -> list[int]:
-    """Return the pids of every process started by ``pid``, children first (notebook 06; Linux only)."""
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+    """Return the pids of every process started by ``pid``, children first (notebook 06, via :func:`torchrun`).
+
+    psutil reads the process table portably (Linux, macOS, Windows); a ``pid`` that has
+    already exited has no descendants left to find.
+    """
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _signal(pids: list[int], sig: signal.Signals) -> None:

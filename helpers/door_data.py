@@ -1,0 +1,314 @@
+"""The presidential doggy door's data: the course's folders, filled from the first source there is.
+
+Introduced in notebook 05b. The course trains on photos of Bo, the Obamas' dog, in
+``data/presidential_doggy_door/{train,valid}/{bo,not_bo}/`` (Bo is label 0: ``bo`` sorts
+before ``not_bo``). Those photos are not redistributable, so :func:`build_door_data`
+fills the same folders from the first of these sources that is there:
+
+1. **your photos**, already in the four folders (nothing is added to them);
+2. **Oxford-IIIT Pet**, when asked for (``online=True``) and cached or reachable: the
+   Newfoundland breed plays Bo, the other 36 breeds (dogs and cats) are not Bo;
+3. **the offline default**, built from photos that Debian packages ship (GCompris,
+   Tux Paint) plus scikit-image and matplotlib (:func:`helpers.photos.offline_sources`).
+   No package ships dozens of photos of one dog, so here Bo is played by *the dogs there
+   are*; :data:`OFFLINE_STORY` says so.
+
+A ``SOURCE.json`` in the folder records which files were built and from which source
+photo each came; any other photo in the folders is yours and is always used too.
+Your photos are added safely by :mod:`helpers.uploads` (the panel: :class:`helpers.widgets.UploadPanel`).
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from . import config
+from .files import atomic_write, socket_timeout
+from .images import scan_images, to_rgb
+from .photos import SourcePhoto, offline_sources
+
+LABELS = ("bo", "not_bo")  # index 0 is Bo, as ImageFolder sorts the folder names
+SPLITS = ("train", "valid")
+MANIFEST = "SOURCE.json"
+VIEW_SIDE = 256  # built photos are saved with this shorter side (the network's preprocessing crops 224)
+OXFORD_PET_HOST = ("www.robots.ox.ac.uk", 443)
+OXFORD_PET_BO_BREED = "newfoundland"  # black, big and curly-coated: the nearest of the 37 breeds to Bo
+
+OFFLINE_STORY = (
+    "No package ships dozens of photos of one dog, so the offline default cannot be Bo. "
+    "Here 'Bo' is played by every dog photo the installed packages ship: {train_bo} for training; "
+    "{valid_bo} for validation. Each appears as several views (crops, flips, small turns) of its "
+    "one photo, so 'Bo' rests on {bo} photos and the door learns 'a dog' rather than one particular "
+    "dog. 'Not Bo' is {not_bo} other photos, one view each: cats, lions, tigers, a fox, farm and wild "
+    "animals, people, a cup of coffee. Every view of a photo sits on the same side of the "
+    "train/valid split."
+)
+
+
+class DoorDataError(RuntimeError):
+    """The doggy-door folders cannot be filled or used; the message says why and what to do."""
+
+
+def _resize_short_side(image: Image.Image, side: int) -> Image.Image:
+    scale = side / min(image.size)
+    if scale >= 1:
+        return image
+    return image.resize((max(side, round(image.width * scale)), max(side, round(image.height * scale))),
+                        Image.Resampling.BICUBIC)
+
+
+def make_views(image: Image.Image, count: int, *, seed: int | str, side: int = VIEW_SIDE) -> list[Image.Image]:
+    """Return ``count`` views of one photo: the photo itself, then seeded crops, flips and small turns (notebook 05b).
+
+    The same ``seed`` gives the same views on every machine. Views keep at least 55 % of the
+    photo's area so the animal stays in the picture; each is shrunk to ``side`` pixels on its
+    shorter side (never enlarged).
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    image = to_rgb(image)
+    rng = random.Random(str(seed))
+    views = [_resize_short_side(image, side)]
+    width, height = image.size
+    while len(views) < count:
+        area = rng.uniform(0.55, 1.0) * width * height
+        aspect = rng.uniform(0.8, 1.25)
+        w = min(width, round((area * aspect) ** 0.5))
+        h = min(height, round((area / aspect) ** 0.5))
+        left, top = rng.randint(0, width - w), rng.randint(0, height - h)
+        view = image.crop((left, top, left + w, top + h))
+        if rng.random() < 0.5:
+            view = view.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        view = view.rotate(rng.uniform(-12, 12), resample=Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
+        views.append(_resize_short_side(view, side))
+    return views
+
+
+# ----------------------------------------------------------------------------------------------
+# The folders, the manifest and the sources in order
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class DoorData:
+    """What :func:`build_door_data` found and built: the folder, the source, every photo."""
+
+    root: Path
+    source: str  # "yours", "oxford-iiit-pet" or "offline"
+    story: str
+    items: dict[str, list[tuple[Path, int]]]  # split -> [(path, label index)], Bo = 0
+    groups: dict[Path, str]  # path -> the source photo it was made from (yours: the file itself)
+    yours: list[Path]
+    problems: list[tuple[Path, str]]
+    origins: dict[str, str] = field(default_factory=dict)  # group -> where that photo comes from
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Return ``{split: {label: number of images}}``."""
+        return {split: {label: sum(1 for _, y in self.items[split] if y == i) for i, label in enumerate(LABELS)}
+                for split in SPLITS}
+
+    def photo_counts(self) -> dict[str, dict[str, int]]:
+        """Return ``{split: {label: number of distinct source photos}}`` (views of one photo count once)."""
+        return {split: {label: len({self.groups[p] for p, y in self.items[split] if y == i})
+                        for i, label in enumerate(LABELS)} for split in SPLITS}
+
+    def report(self) -> str:
+        """Return a few lines saying which source filled the folders and what is in them."""
+        c, g = self.counts(), self.photo_counts()
+        lines = [f"source: {self.source} ({self.root})", self.story]
+        for split in SPLITS:
+            lines.append(f"{split}: " + ", ".join(f"{c[split][lab]} {lab} images from {g[split][lab]} photos"
+                                                  for lab in LABELS))
+        if self.yours and self.source != "yours":
+            lines.append(f"plus {len(self.yours)} photos of yours (not built by this function), used as well")
+        if self.problems:
+            lines.append(f"{len(self.problems)} files not used:")
+            lines += [f"  {p}: {why}" for p, why in self.problems]
+        return "\n".join(lines)
+
+
+def _read_manifest(root: Path) -> dict | None:
+    path = root / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return None
+    return manifest
+
+
+def _write_manifest(root: Path, manifest: dict) -> None:
+    text = json.dumps(manifest, indent=1, sort_keys=True)
+    atomic_write(root / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _save_jpeg(image: Image.Image, path: Path) -> None:
+    atomic_write(path, lambda tmp: image.save(tmp, format="JPEG", quality=90))
+
+
+def _build_offline(root: Path, sources: Sequence[SourcePhoto]) -> dict:
+    """Write every view of every source photo into the folders; return the manifest."""
+    bo = {s.split for s in sources if s.label == "bo"}
+    not_bo = {s.split for s in sources if s.label == "not_bo"}
+    if bo != set(SPLITS) or not_bo != set(SPLITS):
+        found = sorted(s.id for s in sources if s.label == "bo")
+        raise DoorDataError(
+            "The offline default needs dog photos for both training and validation, and other photos "
+            f"for both; found Bo photos {found} and {len(sources) - len(found)} others.\n"
+            "Fix: `apt-get install tuxpaint-stamps-default gcompris-qt-data` (Debian packages, offline "
+            "from a mirror), or put your own photos in train/bo, train/not_bo, valid/bo and valid/not_bo.")
+    files, origins = {}, {}
+    for src in sources:
+        folder = root / src.split / src.label
+        folder.mkdir(parents=True, exist_ok=True)
+        for k, view in enumerate(make_views(src.load(), src.views, seed=src.id)):
+            rel = f"{src.split}/{src.label}/{src.id}__v{k:02d}.jpg"
+            _save_jpeg(view, root / rel)
+            files[rel] = src.id
+        origins[src.id] = f"{src.what}; {src.origin}"
+    dogs = {split: " and ".join(s.what for s in sources if s.label == "bo" and s.split == split) for split in SPLITS}
+    story = OFFLINE_STORY.format(train_bo=dogs["train"], valid_bo=dogs["valid"],
+                                 bo=sum(s.label == "bo" for s in sources),
+                                 not_bo=sum(s.label == "not_bo" for s in sources))
+    if not any(s.origin.startswith("GCompris") for s in sources):
+        story += (" GCompris's photos were not found (Debian package gcompris-qt-data), so fewer dogs play Bo "
+                  "and the door is weaker: `apt-get install gcompris-qt-data`, then rebuild.")
+    return {"source": "offline", "story": story, "files": files, "origins": origins}
+
+
+def _reachable(host: tuple[str, int], timeout: float) -> bool:
+    try:
+        with socket.create_connection(host, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _build_oxford_pet(root: Path, pet_root: Path, *, download: bool, timeout: float,
+                      per_class: tuple[int, int] = (100, 30)) -> dict:
+    """Copy Oxford-IIIT Pet photos into the folders (Newfoundland = Bo); return the manifest."""
+    from torchvision.datasets import OxfordIIITPet
+
+    with socket_timeout(timeout):
+        OxfordIIITPet(str(pet_root), split="trainval", download=download)  # md5-checked by torchvision
+    base = pet_root / "oxford-iiit-pet"
+    files, origins = {}, {}
+    rng = random.Random(0)
+    for split, listing, n in (("train", "trainval.txt", per_class[0]), ("valid", "test.txt", per_class[1])):
+        lines = (base / "annotations" / listing).read_text().split("\n")
+        ids = [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
+        bo = [i for i in ids if i.rsplit("_", 1)[0].lower() == OXFORD_PET_BO_BREED][:n]
+        others = [i for i in ids if i.rsplit("_", 1)[0].lower() != OXFORD_PET_BO_BREED]
+        not_bo = sorted(rng.sample(others, min(n, len(others))))
+        for label, chosen in (("bo", bo), ("not_bo", not_bo)):
+            (root / split / label).mkdir(parents=True, exist_ok=True)
+            for image_id in chosen:
+                rel = f"{split}/{label}/{image_id}.jpg"
+                shutil.copyfile(base / "images" / f"{image_id}.jpg", root / rel)
+                files[rel] = image_id
+                origins[image_id] = f"Oxford-IIIT Pet {image_id}.jpg ({image_id.rsplit('_', 1)[0]})"
+    story = ("Oxford-IIIT Pet (Parkhi et al. 2012, CC BY-SA 4.0): the Newfoundland breed plays Bo "
+             f"(a big black dog, the nearest of 37 breeds to Bo, a Portuguese water dog); {per_class[0]} "
+             "training and up to {0} validation photos per class; not Bo is a random sample of the other "
+             "breeds, dogs and cats. Every photo is its own source; the dataset's own trainval/test split "
+             "keeps them apart.").replace("{0}", str(per_class[1]))
+    return {"source": "oxford-iiit-pet", "story": story, "files": files, "origins": origins}
+
+
+def _scan_folders(root: Path) -> tuple[dict[str, list[Path]], list[tuple[Path, str]]]:
+    good: dict[str, list[Path]] = {}
+    problems: list[tuple[Path, str]] = []
+    for split in SPLITS:
+        for label in LABELS:
+            folder = root / split / label
+            folder.mkdir(parents=True, exist_ok=True)
+            g, p = scan_images(folder)
+            good[f"{split}/{label}"] = g
+            problems += p
+    return good, problems
+
+
+def build_door_data(root: Path | str | None = None, *, online: bool = False, timeout: float = 5.0,
+                            rebuild: bool = False,
+                            offline: Callable[[], list[SourcePhoto]] = offline_sources) -> DoorData:
+    """Return the doggy-door photos, filling ``data/presidential_doggy_door/`` first if needed (notebook 05b).
+
+    Sources in order: (1) your photos, when all four folders ``{train,valid}/{bo,not_bo}``
+    already hold images and no ``SOURCE.json`` says they were built; (2) Oxford-IIIT Pet,
+    only when ``online`` and either cached in ``data/`` or reachable within ``timeout``
+    seconds (downloaded by torchvision, md5-checked); (3) the offline default
+    (:func:`offline_sources`, :data:`OFFLINE_STORY`). A complete earlier build is reused
+    (``rebuild=True`` builds afresh). Photos that are not in ``SOURCE.json`` are yours:
+    they are never deleted and always used. Every file is checked with :func:`scan_images`;
+    bad ones are listed in ``problems``, not used. Raises :class:`DoorDataError` when no
+    source can fill all four folders.
+    """
+    root = Path(root) if root is not None else config.data_dir() / "presidential_doggy_door"
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = _read_manifest(root)
+    good, _ = _scan_folders(root)
+    built = set(manifest["files"]) if manifest else set()
+    own = {key: [p for p in paths if p.relative_to(root).as_posix() not in built] for key, paths in good.items()}
+    complete = manifest is not None and all((root / rel).is_file() for rel in manifest["files"])
+    pet_root = config.data_dir()
+    pet_cached = (pet_root / "oxford-iiit-pet" / "annotations" / "trainval.txt").is_file()
+    why_not_pet = ""
+    checked: list[bool] = []  # ask the network at most once
+
+    def pet_available() -> bool:
+        nonlocal why_not_pet
+        if not checked:
+            checked.append(pet_cached or _reachable(OXFORD_PET_HOST, timeout))
+            if not checked[0]:
+                why_not_pet = f" (Oxford-IIIT Pet: {OXFORD_PET_HOST[0]} not reachable within {timeout:g} s)"
+        return checked[0]
+
+    if manifest is None and all(own.values()):
+        manifest = {"source": "yours", "story": "Your own photos, as you put them in the four folders.",
+                    "files": {}, "origins": {}}
+    elif (not complete or rebuild
+          or (online and manifest.get("source") == "offline" and pet_available())):
+        if manifest:  # remove only what an earlier build wrote; your photos stay
+            for rel in manifest["files"]:
+                (root / rel).unlink(missing_ok=True)
+        (root / MANIFEST).unlink(missing_ok=True)
+        manifest = None
+        if online and pet_available():
+            try:
+                manifest = _build_oxford_pet(root, pet_root, download=not pet_cached, timeout=timeout)
+            except Exception as exc:  # network dropped, checksum failed: fall back, and say so
+                why_not_pet = f" (Oxford-IIIT Pet failed: {type(exc).__name__}: {exc})"
+        if manifest is None:
+            manifest = _build_offline(root, offline())
+            manifest["story"] += why_not_pet
+        _write_manifest(root, manifest)
+
+    good, problems = _scan_folders(root)
+    built = manifest["files"]
+    items: dict[str, list[tuple[Path, int]]] = {split: [] for split in SPLITS}
+    groups: dict[Path, str] = {}
+    yours: list[Path] = []
+    for split in SPLITS:
+        for index, label in enumerate(LABELS):
+            for path in good[f"{split}/{label}"]:
+                rel = path.relative_to(root).as_posix()
+                items[split].append((path, index))
+                groups[path] = built.get(rel, f"yours:{rel}")
+                if rel not in built:
+                    yours.append(path)
+    for split in SPLITS:
+        for index, label in enumerate(LABELS):
+            if not any(y == index for _, y in items[split]):
+                raise DoorDataError(f"{root / split / label} holds no usable image. Put photos there "
+                                    "(or delete SOURCE.json and call again to rebuild the default).")
+    return DoorData(root=root, source=manifest["source"], story=manifest["story"], items=items, groups=groups,
+                    yours=yours, problems=problems, origins=dict(manifest.get("origins", {})))

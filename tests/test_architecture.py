@@ -1,0 +1,201 @@
+"""The shape of helpers/ (ARCHITECTURE.md): small modules, no cycles, one import path per name,
+every public helper named after and used by a notebook, and ``import helpers`` kept light."""
+import ast
+import importlib
+import inspect
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import helpers
+
+ROOT = Path(__file__).resolve().parent.parent
+HELPERS = ROOT / "helpers"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SCRIPTS = sorted((ROOT / "notebooks" / "scripts").glob("*.py"))
+MAX_LINES = 400
+COMMAND_LINE = {"prepare"}  # run by `make data`, not by a notebook
+NOTEBOOK_REF = re.compile(r"notebooks? ((?:\d\d[ab]?(?:, | and | to |-|–)?)+)")
+MODULES = sorted(p.stem for p in HELPERS.glob("*.py") if p.stem != "__init__")
+
+
+def _code(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join("\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+                     for c in nb.cells if c.cell_type == "code")
+
+
+def _names(tree: ast.AST) -> set[str]:
+    """Every bare name and attribute name that ``tree`` mentions."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.alias):
+            found.add(node.name.split(".")[-1])
+            if node.asname:
+                found.add(node.asname)
+    return found
+
+
+def _definitions() -> dict[str, list[tuple[str, ast.AST]]]:
+    """name -> [(module, definition)] for every function, class and constant at the top of a helpers module."""
+    defs: dict[str, list[tuple[str, ast.AST]]] = {}
+    for module in MODULES:
+        tree = ast.parse((HELPERS / f"{module}.py").read_text())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                defs.setdefault(node.name, []).append((module, node))
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(target, ast.Name):
+                        defs.setdefault(target.id, []).append((module, node))
+    return defs
+
+
+DEFS = _definitions()
+
+
+def _used_by(path: Path) -> set[str]:
+    """Helper names the notebook uses: those its code (and its scripts, for 06) names, and what they use in turn."""
+    sources = [_code(path)] + ([p.read_text() for p in SCRIPTS] if path.name.startswith("06") else [])
+    todo = set().union(*(_names(ast.parse(s)) for s in sources))
+    used: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in used:
+            continue
+        used.add(name)
+        for _, node in DEFS.get(name, []):
+            todo |= _names(node) - used
+    return used
+
+
+USED = {p.name[:3].rstrip("_"): _used_by(p) for p in NOTEBOOKS}
+
+
+def _notebooks_named(doc: str) -> set[str]:
+    named = set()
+    for group in NOTEBOOK_REF.findall(doc):
+        named |= set(re.findall(r"\d\d[ab]?", group))
+    return named
+
+
+def _public_definitions():
+    for module in MODULES:
+        if module.startswith("_") or module in COMMAND_LINE:
+            continue
+        mod = importlib.import_module(f"helpers.{module}")
+        for name, obj in vars(mod).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != mod.__name__:
+                continue
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                yield f"{module}.{name}", name, obj
+
+
+def _id(x):
+    return x if isinstance(x, str) and "." in x else ""
+
+
+@pytest.mark.parametrize("qualname, name, obj", list(_public_definitions()), ids=_id)
+def test_every_public_helper_names_a_notebook_that_uses_it(qualname, name, obj):
+    if inspect.isclass(obj):  # exceptions and records: used (raised, returned) by a notebook's helpers
+        users = sorted(nb for nb, used in USED.items() if name in used)
+        assert users, f"helpers.{qualname} is used by no notebook, not even through another helper: remove it"
+        return
+    doc = inspect.getdoc(obj) or ""
+    named = _notebooks_named(doc.split("\n\n")[0])
+    assert named, f"helpers.{qualname}: the docstring's first paragraph should name the notebook that uses it"
+    unused = sorted(nb for nb in named if nb not in USED or name not in USED[nb])
+    assert not unused, (f"helpers.{qualname}: the docstring names notebook(s) {unused}, which do not use it "
+                        f"(users: {sorted(nb for nb, used in USED.items() if name in used) or 'none'})")
+    if inspect.isfunction(obj):
+        assert "return" in obj.__annotations__, f"helpers.{qualname} has no return type hint"
+
+
+def test_the_docstring_check_can_fail():
+    assert _notebooks_named("Return x (notebooks 02, 05a and 06).") == {"02", "05a", "06"}
+    assert "fit" in USED["02"] and "batches" in USED["02"], "fit, and batches through fit"
+    assert "sample_photos" not in USED["00"]
+
+
+@pytest.mark.parametrize("path", sorted(HELPERS.glob("*.py")) + SCRIPTS, ids=lambda p: p.name)
+def test_no_module_is_over_400_lines(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines; split it along its seams (ARCHITECTURE.md)"
+
+
+def _package_imports(module: str) -> list[tuple[str, int, bool]]:
+    """(imported helpers module, line, at top level?) for each relative import in ``module``."""
+    tree = ast.parse((HELPERS / f"{module}.py").read_text())
+    top = {id(n) for n in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            targets = [node.module] if node.module else [a.name for a in node.names]
+            found += [(t.split(".")[0], node.lineno, id(node) in top) for t in targets]
+    return found
+
+
+def test_no_import_cycle_among_helpers_modules():
+    graph = {m: {t for t, _, _ in _package_imports(m) if t in MODULES} for m in MODULES + ["__init__"]}
+
+    def visit(module, path):
+        for target in sorted(graph.get(module, ())):
+            assert target not in path, f"import cycle: {' -> '.join(path[path.index(target):] + [target])}"
+            visit(target, path + [target])
+
+    for module in MODULES:
+        visit(module, [module])
+
+
+def test_imports_between_helpers_modules_sit_at_the_top():
+    late = [f"helpers/{m}.py:{line} imports .{t}" for m in MODULES + ["__init__"]
+            for t, line, at_top in _package_imports(m) if not at_top]
+    assert not late, f"move these imports to the top of the module: {late}"
+
+
+def test_import_helpers_loads_neither_pil_nor_the_doggy_door_code():
+    probe = textwrap.dedent("""
+        import sys
+        import helpers
+        print(" ".join(sorted(sys.modules)))
+    """)
+    loaded = set(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.split())
+    assert "helpers.config" in loaded, "the probe did not import this checkout's helpers"
+    heavy = sorted(m for m in loaded if m.split(".")[0] in ("PIL", "matplotlib", "ipywidgets")
+                   or m in {"helpers.door_data", "helpers.photos", "helpers.uploads", "helpers.widgets",
+                            "helpers._qt_resources", "helpers.images", "helpers.plots"})
+    assert not heavy, f"`import helpers` (notebooks 00 and 01) loaded {heavy}"
+
+
+def test_lazy_top_level_names_resolve():
+    for name in helpers._LAZY:
+        assert callable(getattr(helpers, name)), name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        helpers.nope  # noqa: B018
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_one_import_path_per_name(path):
+    """A name re-exported at the top is used as helpers.NAME, never imported from its module."""
+    tree = ast.parse(_code(path))
+    twice = [(node.module, a.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+             and (node.module or "").startswith("helpers.") for a in node.names if a.name in helpers.__all__]
+    assert not twice, f"{path.name}: use helpers.NAME for {twice} (they are re-exported at the top)"
+
+
+def test_every_top_level_export_is_used_by_a_notebook():
+    used = set().union(*(_names(ast.parse(_code(p))) for p in NOTEBOOKS))
+    exceptions = {n for n in helpers.__all__ if isinstance(getattr(helpers, n), type)
+                  and issubclass(getattr(helpers, n), Exception)}  # what a learner catches; messages name them
+    unused = sorted(set(helpers.__all__) - used - exceptions)
+    assert not unused, f"helpers re-exports {unused}, which no notebook uses: drop them from helpers/__init__.py"
