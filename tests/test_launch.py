@@ -164,12 +164,14 @@ def test_launch_failed_keeps_the_first_error_line_without_a_traceback():
 
 def test_first_error_reads_torchrun_rank_prefixes_and_stops_at_the_exception():
     lines = ["starting", "[rank1]: Traceback (most recent call last):", '[rank1]:   File "x.py", line 3',
-             "[rank1]:     boom()", "[rank1]: RuntimeError: gloo connection reset", "[rank0]: Traceback (most recent call last):",
+             "[rank1]:     boom()", "[rank1]: RuntimeError: gloo connection reset",
+             "[rank0]: Traceback (most recent call last):",
              "later"]
     index, block = first_error(lines)
     assert index == 1 and block == lines[1:5]
     assert first_error(["all", "fine", "0 errors"]) is None
-    assert first_error(["ok", "ValueError: bad --train-size", "a", "b", "c"]) == (1, ["ValueError: bad --train-size", "a", "b"])
+    bad = "ValueError: bad --train-size"
+    assert first_error(["ok", bad, "a", "b", "c"]) == (1, [bad, "a", "b"])
 
 
 def test_run_command_stops_a_command_past_its_timeout():

@@ -1,4 +1,5 @@
-"""helpers.prepare (make data): which source it asks for on Debian and elsewhere, and what it says when data is missing."""
+"""helpers.prepare (make data): which source it asks for on Debian and elsewhere, and what it says when data is missing.
+"""
 import pytest
 
 from helpers import data, door_data, prepare

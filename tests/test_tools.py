@@ -187,7 +187,7 @@ def test_gpu_carry_reads_every_pin_and_flags_requirements_neither_carried_nor_on
 
     def wheel(name, *requires):
         with zipfile.ZipFile(tmp_path / f"{name}-1.0-py3-none-any.whl", "w") as zf:
-            meta = "Metadata-Version: 2.1\nName: {}\nVersion: 1.0\n".format(name)
+            meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
             meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
             zf.writestr(f"{name}-1.0.dist-info/METADATA", meta)
 

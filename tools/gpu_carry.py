@@ -82,9 +82,9 @@ def wanted_versions() -> dict[str, str]:
         key = canonicalize_name(name)
         try:
             versions[name] = pinned.get(key) or md.version(name)
-        except md.PackageNotFoundError:
+        except md.PackageNotFoundError as exc:
             raise SystemExit(f"{name} is neither pinned in pyproject.toml nor installed in {sys.prefix}. "
-                             "Fix: run this tool with the project's environment (.venv/bin/python).")
+                             "Fix: run this tool with the project's environment (.venv/bin/python).") from exc
     return versions
 
 
@@ -99,7 +99,8 @@ def download_wheels(versions: dict[str, str]) -> None:
         stale.unlink()  # one version of each: two stop the whole install
     if todo:
         platform_args = [a for p in PLATFORMS for a in ("--platform", p)]
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-cache-dir", "--no-deps", "--only-binary=:all:",
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-cache-dir", "--no-deps",
+                        "--only-binary=:all:",
                         "--python-version", "3.12", "--implementation", "cp", *platform_args,
                         "-d", str(WHEELS), *todo], check=True)
 
