@@ -31,7 +31,6 @@ from pathlib import Path
 
 import ddp_common as common
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
@@ -194,8 +193,8 @@ def main(argv: list[str] | None = None) -> dict:
         common.write_result(args.result, result)
         print(f"final test loss {test['loss']:.6f}, accuracy {test['accuracy']:.3f}, "
               f"parameters identical on all {proc.world_size} ranks: {identical}", flush=True)
-    del trainer, inner, model  # the DDP wrapper holds the process group: release it before destroying it
-    dist.destroy_process_group()
+    del trainer, inner, model, watch  # the DDP wrapper holds the process group: release it first
+    common.shut_down(proc)
     return result
 
 
