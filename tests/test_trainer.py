@@ -2,13 +2,13 @@
 ``resume_from_checkpoint``, and the final model equal bit for bit to an uninterrupted run's.
 
 Both runs are real 2-process gloo jobs of ``train_trainer.main``, forked from this process by
-accelerate's ``notebook_launcher`` (torch's elastic agent, the one inside torchrun, with the
-fork start method: no Python start-up, so seconds instead of the 30-60 s that two torchrun
-starts with transformers imports cost on 2 cores; notebook 06 runs the script under torchrun
-in full mode). In the second run rank 1 is SIGKILLed after step 5 on the first attempt;
-checkpoints come every 3 steps and an epoch is 4 steps, so the restart resumes from
-``checkpoint-3`` in the middle of the first epoch: the Trainer must skip the 3 batches
-already trained.
+``helpers.launch.fork_launch`` (accelerate's ``notebook_launcher``: torch's elastic agent, the
+one inside torchrun, with the fork start method). No Python start-up, so seconds instead of the
+30-60 s that two torchrun starts with transformers imports cost on 2 cores; notebook 06 runs
+the script under torchrun in full mode. In the second run rank 1 is SIGKILLed after step 5 on
+the first attempt; checkpoints come every 3 steps and an epoch is 4 steps, so the restart
+resumes from ``checkpoint-3`` in the middle of the first epoch: the Trainer must skip the 3
+batches already trained.
 """
 from __future__ import annotations
 
@@ -38,12 +38,9 @@ def import_trainer_script():
 
 
 def forked_run(out: Path, name: str, extra: list[str] = (), max_restarts: int = 0) -> dict:
-    from accelerate import notebook_launcher
-
     argv = [str(a) for a in JOB + ["--output-dir", out / name, "--result", out / f"{name}.json",
                                    "--data-dir", helpers.data_dir(), *extra]]
-    notebook_launcher(import_trainer_script().main, args=(argv,), num_processes=2,
-                      use_port=str(launch.free_port()), max_restarts=max_restarts)
+    launch.fork_launch(import_trainer_script().main, (argv,), nproc=2, max_restarts=max_restarts)
     return json.loads((out / f"{name}.json").read_text())
 
 
