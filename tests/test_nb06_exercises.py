@@ -10,7 +10,6 @@ import torch
 import helpers
 from helpers.exercises import NOT_DONE, PASSED, WRONG
 
-
 # --- exercise 1: the order DistributedSampler deals a rank after set_epoch -------------------
 
 def _perm(n, epoch, seed):
