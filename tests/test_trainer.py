@@ -78,3 +78,12 @@ def test_an_incomplete_checkpoint_is_skipped(tmp_path, capsys):
     assert "skipping" in capsys.readouterr().out
     assert train_trainer.complete_checkpoint(tmp_path, world_size=1) is None  # one process writes rng_state.pth
     assert train_trainer.complete_checkpoint(tmp_path / "checkpoint-3", world_size=2) is None
+
+
+def test_train_ddp_snapshot_options_are_refused(tmp_path, capsys):
+    train_trainer = import_trainer_script()
+    args = train_trainer.parse_args(["--output-dir", str(tmp_path), "--epochs", "2", "--save-steps", "5"])
+    assert (args.epochs, args.save_steps, args.fail_at_step) == (2, 5, None)
+    with pytest.raises(SystemExit):
+        train_trainer.parse_args(["--output-dir", str(tmp_path), "--snapshot", "s.pt"])
+    assert "--fail-at-step" in capsys.readouterr().err

@@ -41,28 +41,24 @@ CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "scheduler.pt", "traine
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the options: those of ``train_ddp.py`` that apply, plus where and how often to save."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Return the options of ``train_ddp.py`` (``ddp_common.build_parser``) plus where and how often to save."""
+    parser = common.build_parser(__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, required=True,
                         help="the Trainer's folder: checkpoint-STEP/ folders go here; resumed from when present")
-    parser.add_argument("--epochs", type=int, default=4, help="epochs to train in all (default 4)")
     parser.add_argument("--save-steps", type=int, default=20, help="a checkpoint every N optimizer steps (default 20)")
     parser.add_argument("--fail-at-step", type=int, default=None, metavar="K",
                         help="crash (SIGKILL) before optimizer step K+1, i.e. after K steps, on the first attempt only")
-    parser.add_argument("--fail-rank", type=int, default=0, metavar="R", help="which rank crashes (default 0)")
-    parser.add_argument("--result", type=Path, default=None, help="JSON file that rank 0 writes at the end")
-    parser.add_argument("--train-size", type=int, default=4096, help="training images used (default 4096)")
-    parser.add_argument("--test-size", type=int, default=1000, help="test images for the final loss (default 1000)")
-    parser.add_argument("--batch-size", type=int, default=64, help="batch size per process (default 64)")
-    parser.add_argument("--hidden", type=int, default=128, help="hidden units of the MLP (default 128)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate, constant (default 1e-3)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pg-timeout", type=float, default=60.0,
-                        help="seconds a collective may wait before failing (default 60)")
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("COURSE_DATA") or common.REPO_ROOT / "data"),
-                        help="folder holding FashionMNIST/raw/ (default: $COURSE_DATA or the repository's data/)")
     return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Return the parsed options; refuse ``train_ddp.py``'s snapshot options, which the Trainer replaces."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.snapshot is not None or args.fail_at_epoch is not None:
+        parser.error("the Trainer keeps its checkpoints in --output-dir and crashes with --fail-at-step; "
+                     "--snapshot and --fail-at-epoch are train_ddp.py's options")
+    return args
 
 
 class Classifier(nn.Module):
@@ -153,7 +149,7 @@ def training_arguments(args: argparse.Namespace, proc: common.Process) -> Traini
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     # Our own process group first (its per-attempt store prefix keeps restarts reliable);
     # the Trainer (through Accelerate) sees it is initialised and uses it.
     proc = common.init_distributed(args.pg_timeout)
