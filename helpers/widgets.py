@@ -1,7 +1,8 @@
 """Every ipywidgets panel of the course, and the one way they write into an ``Output``.
 
-Notebook 02: the 3×3 kernel editor beside the filtered photo (:func:`kernel_editor`,
-:func:`figure_output`); notebook 04: the learning-rate and beta sliders
+Notebook 01: the temperature slider above its chart (:func:`temperature_panel`); notebook 02:
+the 3×3 kernel editor beside the filtered photo (:func:`kernel_editor`, :func:`figure_output`);
+notebook 04: the learning-rate and beta sliders
 (:func:`optimizer_panel`); notebook 05b: the photo upload panel (:class:`UploadPanel`).
 The widgets only collect input and call back; what is drawn or trained stays in the
 notebook, so that the callback can also be called directly (and checked) under the test
@@ -164,6 +165,29 @@ def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable
         return fig
 
     return panel, redraw
+
+
+def temperature_panel(draw: Callable[[float], Figure], *, value: float = 1.0, low: float = 0.01,
+                      high: float = 100.0) -> widgets.VBox:
+    """Return a log-scale temperature slider above the chart ``draw(T)`` returns, drawn once at ``value`` (notebook 01).
+
+    The chart is drawn into the panel's ``output`` (an ``Output``) when the panel is built and
+    again each time the slider moves, replacing the previous one: the panel always shows one
+    chart, and nothing is drawn below the cell. ``panel.slider`` is the ``FloatLogSlider``, so
+    code can move it (``panel.slider.value = 0.1``) as a learner would. Raises ``ValueError``
+    unless ``0 < low <= value <= high``.
+    """
+    if not 0 < low <= value <= high:
+        raise ValueError(f"need 0 < low <= value <= high, got low={low}, value={value}, high={high}")
+    output, redraw = figure_output(draw)
+    slider = widgets.FloatLogSlider(value=value, base=10, min=float(np.log10(low)), max=float(np.log10(high)),
+                                    step=0.05, description="T", readout_format=".3g", continuous_update=False,
+                                    layout=widgets.Layout(width="28em"))
+    slider.observe(lambda change: redraw(change["new"]), names="value")
+    redraw(value)
+    panel = widgets.VBox([slider, output])
+    panel.slider, panel.output = slider, output
+    return panel
 
 
 def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
