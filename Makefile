@@ -5,12 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-gpu lab data clean help
+.PHONY: run test test-gpu lab data clean help student
 
 help:
 	@echo "make run       set up, execute every notebook into build/, write build/summary.md"
 	@echo "make test      set up, run the helper tests and every notebook (fast mode) under nbval"
 	@echo "make lab       open JupyterLab on the notebooks"
+	@echo "make student   write student copies (no solutions, nbgrader) to build/student/"
 	@echo "make test-gpu  the same suite in full mode on a CUDA GPU"
 	@echo "make clean     remove build/, the virtual environments, snapshots and unpacked Fashion-MNIST"
 	@echo "               (data/presidential_doggy_door/ stays: it may hold your own photos)"
@@ -32,8 +33,11 @@ run: $(STAMP) data
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: $(STAMP) data lint
+test: $(STAMP) data lint student
 	COURSE_MODE=fast $(PY) -m pytest
+
+student: $(STAMP)
+	$(PY) tools/notebooks.py student
 
 lab: $(STAMP) data
 	$(VENV)/bin/jupyter lab notebooks/
