@@ -61,15 +61,19 @@ class KernelEditor:
         self.cells = [[widgets.FloatText(value=float(start[r, c]), step=step,
                                          layout=widgets.Layout(width=cell_width))
                        for c in range(cols)] for r in range(rows)]
+        # Sized to the grid below it and kept from shrinking inside an HBox: a squeezed Dropdown loses its
+        # border and arrow (issue 14).
+        grid_width = f"calc({cols} * {cell_width})"
         self.dropdown = widgets.Dropdown(options=[*self.presets, custom_label], value=initial,
-                                         description="preset")
+                                         description="preset", style={"description_width": "3.5em"},
+                                         layout=widgets.Layout(width=grid_width, min_width="12em"))
         for row in self.cells:
             for cell in row:
                 cell.observe(self._cell_edited, names="value")
         self.dropdown.observe(self._preset_chosen, names="value")
         grid = widgets.GridBox([cell for row in self.cells for cell in row],
                                layout=widgets.Layout(grid_template_columns=f"repeat({cols}, {cell_width})"))
-        self.widget = widgets.VBox([self.dropdown, grid])
+        self.widget = widgets.VBox([self.dropdown, grid], layout=widgets.Layout(flex="0 0 auto", overflow="visible"))
 
     def kernel(self) -> torch.Tensor:
         """Return the numbers now in the grid as a float32 tensor of the presets' shape (notebook 02)."""
