@@ -3,15 +3,18 @@
 Introduced in notebook 05b, whose upload panel (:class:`helpers.widgets.UploadPanel`) calls
 :func:`save_uploads`: every file is size-checked, decoded (:func:`helpers.images.load_rgb`),
 compared by content with the photos already there, and written atomically under a cleaned
-name inside the data folder, never elsewhere.
+name inside the data folder, never elsewhere. The panel's retrain keeps the frozen base's
+features in a :class:`FeatureCache`, keyed by each photo's content.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+import torch
 
 from .data import folder_error
 from .door_data import LABELS, SPLITS
@@ -173,3 +176,38 @@ def save_uploads(value: Sequence[Mapping] | Mapping, label: str, root: Path | st
         saved.append(target)
         known[digest] = target
     return saved, problems
+
+
+class FeatureCache:
+    """The frozen base's features of photos, keyed by the sha256 of each file's content, not its path (notebook 05b).
+
+    ``cache(paths)`` returns one row per path, calling ``compute(new_paths)`` (a tensor with a
+    row per path) once for the photos whose content it has not seen: a photo replaced under
+    the same name gets new features, and a copy under another name reuses the old ones.
+    ``add(paths, features)`` stores features computed elsewhere; ``clear()`` forgets all
+    (call it when the base changes, as fine-tuning does).
+    """
+
+    def __init__(self, compute: Callable[[list[Path]], torch.Tensor]):
+        self.compute = compute
+        self._features: dict[str, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    def add(self, paths: Sequence[Path], features: torch.Tensor) -> None:
+        """Store ``features[i]`` as the features of the photo at ``paths[i]``."""
+        if len(paths) != len(features):
+            raise ValueError(f"{len(paths)} paths but {len(features)} rows of features")
+        self._features.update(zip((sha256(p) for p in paths), features))
+
+    def clear(self) -> None:
+        """Forget every photo's features."""
+        self._features.clear()
+
+    def __call__(self, paths: Sequence[Path]) -> torch.Tensor:
+        digests = [sha256(p) for p in paths]
+        new = {d: p for d, p in zip(digests, paths) if d not in self._features}
+        if new:
+            self._features.update(zip(new, self.compute(list(new.values()))))
+        return torch.stack([self._features[d] for d in digests])

@@ -135,3 +135,64 @@ def test_unicode_names_are_saved_under_their_letters(tmp_path):
                                            "bo", tmp_path)
     assert problems == [] and [p.name for p in saved] == ["狗.png", "ñçđ.png"]
     assert load_rgb(saved[0]).size == (64, 64)
+
+
+# ---------------------------------------------------------------------------------------------
+# 05b's retrain path: features keyed by content, and every file not used reported
+# ---------------------------------------------------------------------------------------------
+
+def mean_colour(paths):
+    """A stand-in for the frozen base: one 3-number feature per photo (its mean colour), counting its calls."""
+    mean_colour.calls.append(list(paths))
+    import torch
+    return torch.stack([torch.tensor(np.asarray(load_rgb(p), dtype=np.float32).mean(axis=(0, 1))) for p in paths])
+
+
+def test_feature_cache_is_keyed_by_content_not_by_path(tmp_path):
+    mean_colour.calls = []
+    cache = uploads.FeatureCache(mean_colour)
+    photo = tmp_path / "dog.png"
+    photo.write_bytes(png_bytes(1))
+    first = cache([photo])
+    assert cache([photo]).equal(first) and len(mean_colour.calls) == 1  # computed once
+    photo.write_bytes(png_bytes(2, size=(64, 64)))  # another photo under the same name
+    second = cache([photo])
+    assert not second.equal(first), "a replaced photo must not keep the old photo's features"
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(png_bytes(2))
+    assert cache([copy, photo]).equal(second.repeat(2, 1)) and len(mean_colour.calls) == 2  # same content: reused
+    cache.add([tmp_path / "copy.png"], first)  # features computed elsewhere (the notebook's first pass)
+    assert cache([copy]).equal(first) and len(cache) == 2
+    cache.clear()
+    assert len(cache) == 0
+
+
+def door_folders(root, *, bad=()):
+    for i, rel in enumerate(["train/bo/a.png", "train/not_bo/b.png", "valid/bo/c.png", "valid/not_bo/d.png"]):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(png_bytes(10 + i))
+    for rel, content in bad:
+        (root / rel).write_bytes(content)
+
+
+def test_panel_retrain_reports_every_file_it_did_not_use(tmp_path):
+    from helpers import widgets
+    from helpers.door_data import build_door_data
+
+    door_folders(tmp_path, bad=[("train/bo/broken.jpg", b"not a photo"), ("valid/not_bo/notes.txt", b"x")])
+    mean_colour.calls = []
+    trained = []
+
+    def train_head(train_set, valid_set):
+        trained.append((len(train_set), len(valid_set), train_set.tensors[0].shape[1]))
+        return "valid accuracy 1.000"
+
+    panel = widgets.UploadPanel(tmp_path, train_head, build=lambda: build_door_data(tmp_path),
+                                features=mean_colour)
+    report = panel.retrain()
+    assert trained == [(2, 2, 3)]
+    assert "valid accuracy 1.000" in report and "2 files not used" in report
+    assert "2 training and 2 validation photos (4 of them yours)" in report
+    assert "broken.jpg: not an image" in report and "notes.txt: skipped" in report
+    calls = len(mean_colour.calls)
+    assert panel.retrain() and len(mean_colour.calls) == calls  # the second retrain computes no feature again
