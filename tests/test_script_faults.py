@@ -26,16 +26,9 @@ pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
                                 reason="runs the scripts in this process as a gloo group of one: CPU-only machines")
 
 
-def import_script(name: str):
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(SCRIPTS))
-
-
-train_ddp = import_script("train_ddp")
-ddp_common = import_script("ddp_common")
+sys.path.insert(0, str(SCRIPTS))  # the scripts import their siblings by name, as torchrun runs them
+train_ddp, ddp_common = __import__("train_ddp"), __import__("ddp_common")
+sys.path.remove(str(SCRIPTS))
 
 
 def real_raw() -> Path:
