@@ -228,9 +228,14 @@ def resume(args: argparse.Namespace, proc: Process, model: nn.Module,
             snapshot, problem = read_snapshot(path, proc.device)
             problem = problem or wrong_snapshot(path, snapshot, model, args)
     stop_together(proc, problem)
-    if path is None or not path.is_file():
+    found = [path is not None and path.is_file()]
+    dist.broadcast_object_list(found, src=0)  # rank 0's answer counts: all ranks resume, or none
+    if not found[0]:
         return 0, []
     if snapshot is None:  # ranks other than 0 read it themselves (on another machine it is their copy)
+        if not path.is_file():
+            raise JobError(f"rank {proc.rank}: rank 0 resumes from {path}, which is not on this machine. Fix: keep "
+                           "the snapshot on storage every machine reads (or copy it to each), or start afresh.")
         snapshot, problem = read_snapshot(path, proc.device)
         if problem:
             raise JobError(f"rank {proc.rank}: {problem}")

@@ -76,7 +76,7 @@ def read_snapshot(path: Path, device: torch.device) -> tuple[dict | None, str | 
         return None, (f"The snapshot {path} is truncated or corrupt and cannot be resumed from "
                       f"({type(exc).__name__}: {why}). {_fix(path)}")
     missing = [k for k in ("model", "optimizer", "next_epoch", "history") if not isinstance(snapshot, dict)
-               or k not in snapshot]
+               or k not in snapshot or (k == "model" and not isinstance(snapshot[k], dict))]
     if missing:
         return None, (f"{path} is not a snapshot of this script (it has no {', '.join(missing)}). {_fix(path)}")
     return snapshot, None
