@@ -21,8 +21,10 @@ import torch
 from IPython.display import display
 from IPython.utils.capture import capture_output
 from matplotlib.figure import Figure
+from torch.utils.data import TensorDataset
 
-from .uploads import save_uploads
+from .door_data import SPLITS, DoorData
+from .uploads import FeatureCache, save_uploads
 
 CUSTOM = "custom"
 
@@ -250,13 +252,27 @@ class UploadPanel:
 
     ``panel.widget`` is what a notebook displays. The handlers are plain methods, so they
     also run without a browser: ``panel.add(value)`` takes a ``FileUpload.value``-shaped
-    tuple, ``panel.retrain()`` calls the ``retrain`` function given. Both return the text
-    they also print into the panel's output area.
+    tuple, ``panel.retrain()`` retrains. Both return the text they also show in the panel's
+    output area.
+
+    With ``build`` (returns the :class:`~helpers.door_data.DoorData` to train on, e.g.
+    ``lambda: build_door_data(DATA)``) and ``features`` (the frozen base's features of a list
+    of photo paths), ``retrain()`` reads the folders again, takes every photo's features from
+    ``panel.features`` (a :class:`~helpers.uploads.FeatureCache`: computed once per content),
+    calls ``retrain(train_set, valid_set)`` (``TensorDataset`` of features and labels) and
+    reports its text, the photos used and every file not used, with the reason. Without
+    them, ``retrain()`` calls ``retrain()`` and shows what it returns.
     """
 
-    def __init__(self, root: Path | str, retrain: Callable[[], str]):
+    def __init__(self, root: Path | str, retrain: Callable[..., str], *,
+                 build: Callable[[], DoorData] | None = None,
+                 features: Callable[[list[Path]], torch.Tensor] | None = None):
+        if (build is None) != (features is None):
+            raise ValueError("pass build= and features= together (or neither)")
         self.root = Path(root)
         self._retrain = retrain
+        self._build = build
+        self.features = FeatureCache(features) if features is not None else None
         self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Choose photos")
         self.label = widgets.ToggleButtons(options=[("Bo", "bo"), ("not Bo", "not_bo")], value="bo",
                                            description="These are:")
@@ -289,5 +305,20 @@ class UploadPanel:
         return self._say("\n".join(lines))
 
     def retrain(self) -> str:
-        """Call the ``retrain`` function and return (and show) what it reports."""
-        return self._say(str(self._retrain()))
+        """Retrain (see the class) and return (and show) the report."""
+        if self._build is None:
+            return self._say(str(self._retrain()))
+        data = self._build()
+        sets = {}
+        for split in SPLITS:
+            features = self.features([p for p, _ in data.items[split]])
+            labels = torch.tensor([y for _, y in data.items[split]], device=features.device)
+            sets[split] = TensorDataset(features, labels)
+        c = data.counts()
+        lines = [str(self._retrain(sets["train"], sets["valid"])),
+                 f"{len(sets['train'])} training and {len(sets['valid'])} validation photos "
+                 f"({len(data.yours)} of them yours): train {c['train']}, valid {c['valid']}"]
+        if data.problems:
+            lines.append(f"{len(data.problems)} files not used:")
+            lines += [f"  {p}: {why}" for p, why in data.problems]
+        return self._say("\n".join(lines))

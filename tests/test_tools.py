@@ -91,3 +91,107 @@ def test_strip_keeps_only_golden_outputs(tmp_path):
     assert nb.cells[0].outputs[0].text == "1\n"
     assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
     assert "widgets" not in nb.metadata
+
+
+# --- tools/system_packages.sh (make data's Debian packages), against fake apt/dpkg/sudo/id on PATH ---
+SYSTEM_PACKAGES = ROOT / "tools" / "system_packages.sh"
+DEBIAN_DATA = ["dataset-fashion-mnist", "tuxpaint-stamps-default", "gcompris-qt-data"]
+
+
+def fake_debian(tmp_path, *, installed=(), uid=0, sudo_ok=False, candidate="1.0-1", apt=True):
+    """A bin folder with dpkg-query, apt-cache, apt-get, sudo and id stand-ins that log their calls."""
+    import os
+    import stat
+
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    scripts = {
+        "id": f'echo {uid}',
+        "sudo": f'echo "sudo $*" >> {log}; [ "$1" = -n ] && shift; {"exec" if sudo_ok else "exit 1;"} "$@"',
+        "dpkg-query": ('for p in ' + " ".join(installed) + '; do [ "$p" = "${@: -1}" ] && '
+                       '{ printf "install ok installed"; exit 0; }; done; exit 1'),
+    }
+    if apt:
+        scripts["apt-cache"] = f'printf "$2:\\n  Installed: (none)\\n  Candidate: {candidate}\\n"'
+        scripts["apt-get"] = f'echo "apt-get $*" >> {log}'
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f"#!/bin/bash\n{body}\n")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin" if apt else str(bin_dir)}
+    env.pop("SYSTEM_PACKAGES", None)
+    return env, log
+
+
+def system_packages(env):
+    return subprocess.run(["/bin/bash", str(SYSTEM_PACKAGES)], capture_output=True, text=True, env=env, timeout=30)
+
+
+def calls(log):
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_system_packages_installs_only_the_missing_ones_as_root_without_update(tmp_path):
+    env, log = fake_debian(tmp_path, installed=DEBIAN_DATA[:2])
+    result = system_packages(env)
+    assert result.returncode == 0, result.stderr
+    assert calls(log) == ["apt-get install -y -q --no-install-recommends gcompris-qt-data"]
+
+
+def test_system_packages_updates_only_when_apt_has_no_candidate(tmp_path):
+    env, log = fake_debian(tmp_path, candidate="(none)")
+    assert system_packages(env).returncode == 0
+    assert calls(log) == ["apt-get update -q", "apt-get install -y -q --no-install-recommends " + " ".join(DEBIAN_DATA)]
+
+
+def test_system_packages_does_nothing_when_all_are_installed(tmp_path):
+    env, log = fake_debian(tmp_path, installed=DEBIAN_DATA, uid=1000)
+    result = system_packages(env)
+    assert result.returncode == 0 and "already installed" in result.stdout and calls(log) == []
+
+
+def test_system_packages_uses_sudo_n_where_it_works(tmp_path):
+    env, log = fake_debian(tmp_path, installed=DEBIAN_DATA[1:], uid=1000, sudo_ok=True)
+    assert system_packages(env).returncode == 0
+    assert calls(log) == ["sudo -n true", "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+                          "--no-install-recommends dataset-fashion-mnist",
+                          "apt-get install -y -q --no-install-recommends dataset-fashion-mnist"]
+
+
+def test_system_packages_stops_with_one_line_naming_the_command_without_sudo(tmp_path):
+    env, log = fake_debian(tmp_path, installed=DEBIAN_DATA[:1], uid=1000, sudo_ok=False)
+    result = system_packages(env)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert ("`sudo apt-get update && sudo apt-get install -y --no-install-recommends "
+            "tuxpaint-stamps-default gcompris-qt-data`") in result.stderr
+    assert not any(c.startswith("apt-get") for c in calls(log))
+
+
+def test_system_packages_says_so_and_goes_on_without_apt(tmp_path):
+    env, log = fake_debian(tmp_path, apt=False, uid=1000)
+    result = system_packages(env)
+    assert result.returncode == 0 and "not a Debian/Ubuntu system" in result.stdout
+    assert "torchvision" in result.stdout and calls(log) == []
+
+
+# --- tools/gpu_carry.py (what the offline GPU host is given) ---
+def test_gpu_carry_reads_every_pin_and_flags_requirements_neither_carried_nor_on_the_host(tmp_path, monkeypatch):
+    import zipfile
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import gpu_carry
+
+    pins = gpu_carry.pins()
+    assert pins["torch"] == "2.14.1" and pins["nbval"] == "0.11.0" and len(pins) >= 19
+    monkeypatch.setattr(gpu_carry, "WHEELS", tmp_path)
+
+    def wheel(name, *requires):
+        with zipfile.ZipFile(tmp_path / f"{name}-1.0-py3-none-any.whl", "w") as zf:
+            meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+            meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
+            zf.writestr(f"{name}-1.0.dist-info/METADATA", meta)
+
+    wheel("nbval", "pytest>=7", "ipykernel", "coverage", "jupyter-client")
+    wheel("ipykernel", "comm>=0.1", "appnope; sys_platform == 'darwin'", "sphinx; extra == 'docs'")
+    assert sorted(gpu_carry.check_requirements()) == ["ipykernel-1.0-py3-none-any.whl needs comm>=0.1",
+                                                      "nbval-1.0-py3-none-any.whl needs jupyter-client"]

@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> dict:
         cpu=proc.device.type == "cpu",
         # a sampler seeded by epoch, so that a resumed run sees the same shuffles (set_epoch below)
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
-    train_data, test_data = ddp_common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
+    train_data, test_data = ddp_common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size, proc)
 
     model = ddp_common.make_model(args.hidden, args.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    start_epoch, history = ddp_common.load_snapshot(args.snapshot, model, optimizer, proc.device)
+    start_epoch, history = ddp_common.resume(args, proc, model, optimizer)
     ddp_common.log(proc, f"Accelerate: {accelerator.distributed_type} on {accelerator.device}, "
                f"{accelerator.num_processes} processes, starting at epoch {start_epoch}")
     loader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True)
@@ -69,11 +69,11 @@ def main(argv: list[str] | None = None) -> dict:
     result = ddp_common.finish(args, proc, accelerator.unwrap_model(model), test_data, start_epoch, progress,
                                distributed_type=str(accelerator.distributed_type),
                                accelerate_processes=accelerator.num_processes)
-    accelerator.end_training()
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    accelerator.free_memory()  # drops Accelerate's own references to the prepared (DDP) model and optimizer
+    del model, optimizer, loader  # the DDP wrapper holds the process group: release it first
+    ddp_common.shut_down(proc, destroy=accelerator.end_training)  # end_training destroys the group
     return result
 
 
 if __name__ == "__main__":
-    main()
+    ddp_common.run(main)
