@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.fail_at_step is not None and not 0 <= args.fail_rank < proc.world_size:
         raise ValueError(f"--fail-rank {args.fail_rank} is outside ranks 0..{proc.world_size - 1}")
     hf_logging.set_verbosity_error()  # the Trainer's info lines; warnings that matter are errors here
-    train_data, test_data = common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
+    train_data, test_data = common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size, proc)
 
     model = Classifier(args.hidden, args.seed)
     watch = Watch(proc, args.fail_at_step, args.fail_rank)
