@@ -46,6 +46,8 @@ def assert_no_solution_left(student_path: Path, teacher_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def student00(tmp_path_factory):
+    # the offline GPU host gets no nbgrader (tools/gpu_carry.py's NOT_CARRIED): skip there, run everywhere else
+    pytest.importorskip("nbgrader", reason="nbgrader is not installed (the offline GPU host: too big to carry)")
     out = tmp_path_factory.mktemp("student")
     subprocess.run([sys.executable, str(TOOL), "student", "--out", str(out), str(NB00)], check=True, timeout=300,
                    capture_output=True)

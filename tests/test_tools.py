@@ -195,3 +195,37 @@ def test_gpu_carry_reads_every_pin_and_flags_requirements_neither_carried_nor_on
     wheel("ipykernel", "comm>=0.1", "appnope; sys_platform == 'darwin'", "sphinx; extra == 'docs'")
     assert sorted(gpu_carry.check_requirements()) == ["ipykernel-1.0-py3-none-any.whl needs comm>=0.1",
                                                       "nbval-1.0-py3-none-any.whl needs jupyter-client"]
+    # versions count where they are known: the host's (the device notes) and the carried wheels' own
+    wheel("transformers", "tokenizers<0.24,>=0.23.1", "huggingface-hub>=1.31", "safetensors>=0.9", "nbval>=2")
+    assert sorted(gpu_carry.check_requirements())[-2:] == [
+        "transformers-1.0-py3-none-any.whl needs nbval>=2; found nbval 1.0",
+        "transformers-1.0-py3-none-any.whl needs safetensors>=0.9; the host has safetensors 0.8.0"]
+    # --verify: only what an environment has installed satisfies a requirement
+    installed = {"pytest": "9.2.0", "coverage": "7.0", "jupyter-client": "8.0", "ipykernel": "1.0", "comm": "0.2",
+                 "nbval": "1.0", "tokenizers": "0.22.0", "huggingface-hub": "2.4.0"}
+    assert sorted(gpu_carry.check_requirements(installed)) == [
+        "transformers-1.0-py3-none-any.whl needs nbval>=2; found nbval 1.0",
+        "transformers-1.0-py3-none-any.whl needs safetensors>=0.9",
+        "transformers-1.0-py3-none-any.whl needs tokenizers<0.24,>=0.23.1; found tokenizers 0.22.0"]
+
+
+def test_gpu_carry_finds_imports_the_host_cannot_satisfy(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import gpu_carry
+
+    (tmp_path / "helpers").mkdir()
+    (tmp_path / "helpers" / "__init__.py").write_text("from . import own\nimport os\n")
+    own = "import numpy\ndef f():\n    import nbgrader\n    import no_such_pkg\n"
+    (tmp_path / "helpers" / "own.py").write_text(own)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("import helpers.own\nfrom own import f\nimport transformers.x\n")
+    (tmp_path / "notebooks" / "scripts").mkdir(parents=True)
+    cells = [{"cell_type": "code", "source": ["!pip install something\n", "import pandas, yet_another.sub\n"]},
+             {"cell_type": "markdown", "source": ["import not_code"]}]
+    (tmp_path / "notebooks" / "01_x.ipynb").write_text(json.dumps({"cells": cells}))
+    assert gpu_carry.uncovered_imports(tmp_path) == ["no_such_pkg (no-such-pkg) imported by helpers/own.py",
+                                                     "yet_another (yet-another) imported by notebooks/01_x.ipynb"]
+    # the project itself: every import is carried, on the host, or not carried on purpose (nbgrader)
+    assert gpu_carry.uncovered_imports() == []
+    assert "nbgrader" in gpu_carry.NOT_CARRIED
+    assert {"transformers", "python-etcd", "pillow-heif"} <= set(gpu_carry.CARRIED)

