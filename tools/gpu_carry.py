@@ -210,8 +210,16 @@ def check_requirements(installed: dict[str, str] | None = None) -> list[str]:
 
 
 def installed_versions() -> dict[str, str]:
-    """Return {canonical name: version} of every distribution the running Python can import."""
-    return {canonicalize_name(d.metadata["Name"]): d.version for d in md.distributions() if d.metadata["Name"]}
+    """Return {canonical name: version} of the distributions the running Python imports (the first on sys.path).
+
+    On the host the carried /tmp/site comes before the image's own site-packages, which may hold another
+    version of the same package (transformers): the first one found is the one imported.
+    """
+    found: dict[str, str] = {}
+    for dist in md.distributions():
+        if dist.metadata["Name"]:
+            found.setdefault(canonicalize_name(dist.metadata["Name"]), dist.version)
+    return found
 
 
 def _sources(root: Path) -> list[tuple[Path, str]]:
@@ -321,11 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.verify:
         have = installed_versions()
         missing = check_requirements(have)
-        absent = [n for n in CARRIED if canonicalize_name(n) not in have]
+        carried = {canonicalize_name(w.name.split("-")[0]): _wheel_version(w) for w in WHEELS.glob("*.whl")}
+        absent = [f"{n} {v} (carried, but this Python {'finds ' + have[n] + ' first' if n in have else 'lacks it'})"
+                  for n, v in sorted(carried.items()) if have.get(n) != v]
         for line in missing:
             print(f"NOT SATISFIED: {line}", file=sys.stderr)
-        for name in absent:
-            print(f"NOT INSTALLED: {name} (carried, but this Python cannot find it)", file=sys.stderr)
+        for line in absent:
+            print(f"NOT INSTALLED: {line}", file=sys.stderr)
         shown = ", ".join(f"{n} {have[canonicalize_name(n)]}" for n in ("torch", "transformers", "accelerate", "timm")
                           if canonicalize_name(n) in have)
         print(f"verified {len(list(WHEELS.glob('*.whl')))} carried wheels against {sys.executable}: "

@@ -128,8 +128,8 @@ log "test suite ($COURSE_MODE mode): exit $suite in $(( $(date +%s) - start )) s
 skips=$(grep -c '^SKIPPED' "$OUT/pytest.log")
 if [ "$skips" -gt 0 ]; then
     log "skipped tests, by reason (pytest -rs; the full list at the end of pytest.log):"
-    grep '^SKIPPED' "$OUT/pytest.log" | sed -E 's/^SKIPPED \[([0-9]+)\] [^:]+:[0-9]+: /\1 x /' | sort | uniq -c \
-        | awk '{n=$1*$2; $1=$2=$3=""; sub(/^ +/, ""); printf "    %3d  %s\n", n, $0}'
+    grep '^SKIPPED' "$OUT/pytest.log" | sed -E 's/^SKIPPED \[([0-9]+)\] [^:]+:[0-9]+: /\1\t/' \
+        | awk -F'\t' '{n[$2] += $1} END {for (r in n) printf "    %3d  %s\n", n[r], r}' | sort -rn
 fi
 if ! "$PY" -c 'import nbgrader' 2>/dev/null; then
     log "nbgrader is not importable here (not carried: its wheel set does not fit a call), so the student copy" \
