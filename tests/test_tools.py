@@ -229,3 +229,17 @@ def test_gpu_carry_finds_imports_the_host_cannot_satisfy(tmp_path):
     assert gpu_carry.uncovered_imports() == []
     assert "nbgrader" in gpu_carry.NOT_CARRIED
     assert {"transformers", "python-etcd", "pillow-heif"} <= set(gpu_carry.CARRIED)
+
+
+def test_gpu_carry_verify_takes_the_version_python_imports(monkeypatch):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import gpu_carry
+
+    class Dist:
+        def __init__(self, name, version):
+            self.metadata, self.version = {"Name": name}, version
+
+    # /tmp/site's transformers comes first on sys.path, the image's own after it: the first is imported
+    dists = [Dist("Transformers", "5.23.0"), Dist("transformers", "5.17.0"), Dist("tokenizers", "0.23.2")]
+    monkeypatch.setattr(gpu_carry.md, "distributions", lambda: iter(dists))
+    assert gpu_carry.installed_versions() == {"transformers": "5.23.0", "tokenizers": "0.23.2"}
