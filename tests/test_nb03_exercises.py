@@ -13,112 +13,53 @@ from helpers.exercises import NOT_DONE, PASSED, WRONG
 
 # --- honest_timing(fn, sync, clock, warmup, repeats) -> median seconds per call -----------------
 
-def timing_right(fn, sync, clock, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        sync()
-        times.append(clock() - start)
-    return statistics.median(times)
+def make_timing(*, warm_up=True, sync_after_warmup=True, sync_each=True, reduce=statistics.median,
+                single_call=False, own_clock=False, counts=None):
+    """Return honest_timing(fn, sync, clock, warmup, repeats), right unless one option makes a typical slip."""
+    def honest_timing(fn, sync, clock, warmup, repeats):
+        if counts:
+            warmup, repeats = counts                 # slip: fixed numbers instead of the arguments
+        read = time.perf_counter if own_clock else clock
+        if warm_up:
+            for _ in range(warmup):
+                fn()
+            if sync_after_warmup:
+                sync()
+        else:
+            repeats += warmup                        # slip: the cold calls are timed too
+        times = []
+        for _ in range(1 if single_call else repeats):
+            start = read()
+            fn()
+            if sync_each:
+                sync()
+            times.append(read() - start)
+        return reduce(times)
+    return honest_timing
 
 
 def timing_stub(fn, sync, clock, warmup, repeats):
     raise NotImplementedError()
 
 
-def timing_no_sync(fn, sync, clock, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        times.append(clock() - start)
-    return statistics.median(times)
-
-
-def timing_no_warmup(fn, sync, clock, warmup, repeats):
-    times = []
-    for _ in range(warmup + repeats):
-        start = clock()
-        fn()
-        sync()
-        times.append(clock() - start)
-    return statistics.median(times)
-
-
-def timing_mean(fn, sync, clock, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        sync()
-        times.append(clock() - start)
-    return sum(times) / len(times)
-
-
-def timing_one_run(fn, sync, clock, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    sync()
-    start = clock()
-    fn()
-    sync()
-    return clock() - start
-
-
-def timing_no_sync_after_warmup(fn, sync, clock, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = clock()
-        fn()
-        sync()
-        times.append(clock() - start)
-    return statistics.median(times)
-
-
-def timing_own_clock(fn, sync, clock, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def timing_fixed_counts(fn, sync, clock, warmup, repeats):
-    return timing_right(fn, sync, clock, 3, 9)
-
-
 def test_honest_timing_right_answer_passes_and_stub_is_not_done():
-    assert helpers.check.honest_timing.outcome(timing_right).status == PASSED
+    assert helpers.check.honest_timing.outcome(make_timing()).status == PASSED
     assert helpers.check.honest_timing.outcome(timing_stub).status == NOT_DONE
 
 
 @pytest.mark.parametrize("answer, words", [
-    (timing_no_sync, "no synchronisation"),
-    (timing_no_warmup, "no warm-up"),
-    (timing_mean, "you returned the mean"),
-    (timing_one_run, "you timed a single call"),
-    (timing_no_sync_after_warmup, "call sync() after the warm-up"),
-    (timing_own_clock, "never called `clock()`"),
-    (timing_fixed_counts, "use the `warmup` and `repeats` arguments"),
+    (dict(sync_each=False, sync_after_warmup=False), "no synchronisation"),
+    (dict(warm_up=False), "no warm-up"),
+    (dict(reduce=statistics.fmean), "you returned the mean"),
+    (dict(reduce=min), "you returned the fastest call"),
+    (dict(reduce=sum), "you returned the total"),
+    (dict(single_call=True), "you timed a single call"),
+    (dict(sync_after_warmup=False), "call sync() after the warm-up"),
+    (dict(own_clock=True), "never called `clock()`"),
+    (dict(counts=(3, 9)), "use the `warmup` and `repeats` arguments"),
 ])
 def test_honest_timing_mistakes_get_their_message(answer, words):
-    result = helpers.check.honest_timing.outcome(answer)
+    result = helpers.check.honest_timing.outcome(make_timing(**answer))
     assert result.status == WRONG and words in result.message, result.line
 
 
