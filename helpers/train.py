@@ -5,6 +5,7 @@ loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, s
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -92,6 +93,24 @@ def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None, binary:
     return {"loss": total_loss / n, "accuracy": correct / n, "n": n}
 
 
+def _batch_count(data: Dataset | DataLoader | Iterable[Batch], batch_size: int = 32) -> int | None:
+    """Return how many batches :func:`batches` yields for ``data``, or None when it cannot know.
+
+    A ``DataLoader`` knows its own length; a dataset of n items gives ceil(n / batch_size); an
+    iterable of batches with a length is that many. :func:`fit` gives it to its progress bar
+    as the total, so the bar reads ``48/157`` rather than ``48/?``.
+    """
+    if isinstance(data, DataLoader) or not isinstance(data, Dataset):
+        try:
+            return len(data)
+        except TypeError:
+            return None
+    try:
+        return math.ceil(len(data) / batch_size)
+    except TypeError:
+        return None
+
+
 def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
         optimizer: torch.optim.Optimizer | None = None, loss_fn: Callable | None = None,
         batch_size: int = 32, device: torch.device | str | None = None,
@@ -117,7 +136,8 @@ def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
         model.train()
         total_loss, correct, n = 0.0, 0, 0
         bar = tqdm(batches(train_data, batch_size, shuffle=True, generator=generator),
-                   desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+                   total=_batch_count(train_data, batch_size), desc=f"epoch {epoch}/{epochs}", leave=False,
+                   disable=not progress)
         for x, y in bar:
             x, y = x.to(device), y.to(device)
             if augment is not None:
