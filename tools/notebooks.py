@@ -160,6 +160,7 @@ def cmd_run(paths: list[Path], build: Path = BUILD) -> int:
     sys.path.insert(0, str(ROOT))
     import helpers
 
+    build = build.resolve()  # the kernels run in notebooks/: a relative --build would point elsewhere there
     build.mkdir(parents=True, exist_ok=True)
     mode = helpers.mode()
     device = str(helpers.pick_device())
