@@ -14,7 +14,7 @@
 #      summary: nbgrader is not carried, so the student/grading tests skip there);
 #   4. runs every notebook in full mode with `tools/notebooks.py run` into build/gpu/ and copies the summary,
 #      the results file (gpu-full.json; results.json in a dry run) and the executed notebooks (one .tar.gz)
-#      into $OUT, with setup.log (versions, the wheel check, the data) beside them: 7 files at most.
+#      into $OUT, with setup.log (versions, the wheel check, the data) beside them: 6 files (8 at most come back).
 # --stage     only step 1 (the first of two carried calls when both folders exceed one call's 64 MiB;
 #             a warm machine keeps data/ for the second call); then exits.
 # --dry-run   the same steps on this CPU: fast mode, the project's .venv, no GPU needed; the wheels are
