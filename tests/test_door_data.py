@@ -100,32 +100,35 @@ def test_offline_sources_from_a_fake_tuxpaint(tmp_path):
                 "mammals/cats/lion.png", "mammals/cats/cartoon/lion.png", "mammals/bears/toys/teddy.png"):
         (tux / rel).parent.mkdir(parents=True, exist_ok=True)
         (tux / rel).write_bytes(png_bytes(len(rel), mode="RGBA"))
-    sources = photos.offline_sources(tuxpaint_dir=tux, gcompris_dir=tmp_path / "none", bo_views=(5, 2))
+    sources = photos.offline_sources(tuxpaint_dir=tux, gcompris_dir=tmp_path / "none", dog_views=(5, 4, 3, 2))
     by_id = {s.id: s for s in sources}
     dingo, husky = by_id["tuxpaint_dingo"], by_id["tuxpaint_dog"]
-    assert (dingo.label, dingo.split, dingo.views) == ("bo", "train", 5)
-    assert (husky.label, husky.split, husky.views) == ("bo", "valid", 2)
+    assert (dingo.label, dingo.split, dingo.views) == ("not_bo", "train", 4)  # other dogs are not Bo
+    assert (husky.label, husky.split, husky.views) == ("not_bo", "valid", 3)
     assert by_id["tuxpaint_dogs_fox"].label == "not_bo" and by_id["tuxpaint_cats_lion"].label == "not_bo"
     assert not any("cartoon" in s.origin or "toys" in s.origin for s in sources)
-    built = door_data.build_door_data(tmp_path / "door", offline=lambda: [s for s in sources if "Tux" in s.origin] +
-                                       [photos.SourcePhoto("x", "not_bo", "valid", "x", "test", lambda: fake_image(9))])
-    assert "gcompris-qt-data" in built.story and "a dingo" in built.story
-    assert sources[0].label == "bo" and all(s.split in door_data.SPLITS for s in sources)
+    assert not any(s.label == "bo" for s in sources), "without GCompris there is no Lock, so no Bo"
+    with pytest.raises(door_data.DoorDataError, match="gcompris-qt-data"):
+        door_data.build_door_data(tmp_path / "door", offline=lambda: sources)
+    assert all(s.split in door_data.SPLITS for s in sources)
     assert by_id["tuxpaint_cats_lion"].load().mode == "RGB"
 
 
 @pytest.mark.skipif(not (photos.TUXPAINT_DIR.is_dir() and photos.GCOMPRIS_DIR.is_dir()),
                     reason="tuxpaint-stamps-default or gcompris-qt-data not installed")
-def test_the_real_offline_default_has_two_dogs_on_each_side():
+def test_the_real_offline_default_is_one_dog_cut_in_two_among_other_dogs():
     sources = photos.offline_sources()
+    by_id = {s.id: s for s in sources}
     bo = {(s.id, s.split) for s in sources if s.label == "bo"}
-    assert bo == {("german_shepherd", "train"), ("tuxpaint_dingo", "train"),
-                  ("lock_golden_retriever", "valid"), ("tuxpaint_dog", "valid")}
+    assert bo == {("lock_front", "train"), ("lock_back", "valid")}
+    front, back = by_id["lock_front"].load(), by_id["lock_back"].load()
+    assert front.width + back.width == 701 and front.height == back.height == 442  # the two parts tile the photo
+    dogs = {(s.id, s.split) for s in sources if s.label == "not_bo" and s.views > 1}
+    assert dogs == {("german_shepherd", "train"), ("tuxpaint_dingo", "train"), ("tuxpaint_dog", "valid"),
+                    ("gauguin_dog", "valid")}
     not_bo = [s for s in sources if s.label == "not_bo"]
     assert len(not_bo) > 100 and {s.split for s in not_bo} == {"train", "valid"}
     assert len({s.id for s in sources}) == len(sources), "source ids must be unique (they are the groups)"
-    lock = next(s for s in sources if s.id == "lock_golden_retriever").load()
-    assert lock.size == (701, 442) and lock.mode == "RGB"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +164,7 @@ def test_builds_offline_with_groups_on_one_side(tmp_path, no_network):
     manifest = json.loads((tmp_path / "door" / door_data.MANIFEST).read_text())
     assert manifest["source"] == "offline" and len(manifest["files"]) == 8
     assert "source: offline" in data.report() and "3 bo images from 1 photos" in data.report()
-    assert "photo 0 for training; photo 1 for validation" in data.story and "rests on 2 photos" in data.story
+    assert "photo 0 for training; photo 1 for validation" in data.story and "never share a pixel" in data.story
 
 
 def test_reuses_a_complete_build_and_rebuilds_on_request(tmp_path, no_network):
