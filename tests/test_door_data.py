@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from helpers import _qt_resources, door_data, photos, uploads, widgets
+from helpers.data import DataFolderError
 from helpers.images import load_rgb
 
 
@@ -321,3 +322,93 @@ def test_upload_panel_handlers_run_without_a_browser(tmp_path):
     shown = "".join(o["text"] for o in panel.output.outputs)
     assert "added 1 photo(s)" in shown and "retrained: fine" in shown  # the panel shows what it returned
     assert panel.add().startswith("added 0 photo(s)")  # the widget's own (empty) value
+
+
+# ---------------------------------------------------------------------------------------------
+# An interrupted or failed build is never taken for your photos (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+def fail_after(n, exc):
+    """Return a stand-in for door_data._save_jpeg that writes ``n`` views, then raises ``exc``."""
+    real, calls = door_data._save_jpeg, []
+
+    def save(image, path):
+        calls.append(path)
+        if len(calls) > n:
+            raise exc
+        real(image, path)
+    return save
+
+
+def all_yours(root):
+    for i, (split, label) in enumerate([(s, lab) for s in door_data.SPLITS for lab in door_data.LABELS]):
+        (root / split / label).mkdir(parents=True, exist_ok=True)
+        (root / split / label / f"mine{i}.png").write_bytes(png_bytes(100 + i))
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), OSError(28, "No space left on device")])
+def test_a_build_interrupted_while_writing_is_rebuilt_not_taken_for_yours(tmp_path, no_network, monkeypatch, exc):
+    monkeypatch.setattr(door_data, "_save_jpeg", fail_after(6, exc))  # dies in valid/, as in the audit
+    with pytest.raises((KeyboardInterrupt, DataFolderError)):
+        door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert not any(tmp_path.glob("*/*/*.jpg")), "a half-finished build must not reach the four folders"
+    assert not (tmp_path / door_data.STAGING).exists()
+    monkeypatch.undo()
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert data.source == "offline" and data.yours == []
+    assert data.counts() == {"train": {"bo": 3, "not_bo": 2}, "valid": {"bo": 2, "not_bo": 1}}
+
+
+def test_disk_full_names_the_folder_and_the_fix(tmp_path, no_network, monkeypatch):
+    monkeypatch.setattr(door_data, "_save_jpeg", fail_after(2, OSError(28, "No space left on device")))
+    with pytest.raises(DataFolderError, match="full disk.*COURSE_DATA"):
+        door_data.build_door_data(tmp_path, offline=tiny_sources)
+
+
+def test_a_build_interrupted_while_moving_in_is_undone_and_rebuilt(tmp_path, no_network, monkeypatch):
+    real, moved = door_data.os.replace, []
+
+    def replace(src, dst):
+        if str(src).endswith(".jpg") and len(moved) >= 3:
+            raise KeyboardInterrupt
+        moved.append(dst)
+        real(src, dst)
+    monkeypatch.setattr(door_data.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert (tmp_path / door_data.PENDING).is_file() and not (tmp_path / door_data.MANIFEST).exists()
+    monkeypatch.undo()
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert data.source == "offline" and data.yours == [] and sum(len(v) for v in data.items.values()) == 8
+    assert not (tmp_path / door_data.PENDING).exists()
+
+
+def test_your_photos_survive_an_interrupted_build_and_stay_yours(tmp_path, no_network, monkeypatch):
+    mine = tmp_path / "train" / "bo" / "my_dog.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(png_bytes(7))
+    monkeypatch.setattr(door_data, "_save_jpeg", fail_after(4, KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        door_data.build_door_data(tmp_path, offline=tiny_sources)
+    monkeypatch.undo()
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert mine.read_bytes() == png_bytes(7) and data.yours == [mine] and data.source == "offline"
+
+
+def test_views_an_old_interrupted_build_left_without_a_manifest_are_rebuilt(tmp_path, no_network):
+    door_data.build_door_data(tmp_path, offline=tiny_sources)
+    (tmp_path / door_data.MANIFEST).unlink()  # what the version before the staging folder left when killed
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert data.source == "offline" and data.yours == [] and sum(len(v) for v in data.items.values()) == 8
+
+
+def test_rebuild_over_your_photos_keeps_them_and_an_old_offline_build_is_rebuilt(tmp_path, no_network):
+    all_yours(tmp_path)
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources, rebuild=True)
+    assert data.source == "offline" and len(data.yours) == 4 and all(p.is_file() for p in data.yours)
+    manifest = json.loads((tmp_path / door_data.MANIFEST).read_text())
+    manifest.pop("version")  # version 1: Bo was four different dogs
+    (tmp_path / door_data.MANIFEST).write_text(json.dumps(manifest))
+    built = []
+    door_data.build_door_data(tmp_path, offline=lambda: built.append(1) or tiny_sources())
+    assert built and json.loads((tmp_path / door_data.MANIFEST).read_text())["version"] == door_data.OFFLINE_VERSION
