@@ -5,15 +5,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-gpu lab data clean help
+# make lab: the learner's own copies live in $(LAB_WORK) (git-ignored), made from $(LAB_SOURCE):
+# the student copies (no solutions; the teacher's versions with solutions stay in notebooks/)
+LAB_SOURCE ?= build/student
+LAB_WORK ?= work
+LAB_ARGS ?=
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: run test test-gpu lab reset data clean help student lint
 
 help:
 	@echo "make run       set up, execute every notebook into build/, write build/summary.md"
 	@echo "make test      set up, run the helper tests and every notebook (fast mode) under nbval"
-	@echo "make lab       open JupyterLab on the notebooks"
+	@echo "make lab       open JupyterLab on your own copies of the student notebooks in work/ (extra flags: LAB_ARGS=...)"
+	@echo "make reset NB=05b  (or make reset-05b)  a fresh copy of one notebook in work/ (the old one goes to work/.old/)"
+	@echo "make student   write student copies (no solutions, nbgrader) to build/student/"
 	@echo "make test-gpu  the same suite in full mode on a CUDA GPU"
 	@echo "make clean     remove build/, the virtual environments, snapshots and unpacked Fashion-MNIST"
-	@echo "               (data/presidential_doggy_door/ stays: it may hold your own photos)"
+	@echo "               (data/presidential_doggy_door/ and work/ stay: your photos and your notebooks)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0])'
@@ -23,6 +32,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 data: $(STAMP)
+	bash tools/system_packages.sh
 	$(PY) -m helpers.prepare
 
 run: $(STAMP) data
@@ -32,11 +42,22 @@ run: $(STAMP) data
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-test: $(STAMP) data lint
+test: $(STAMP) data lint student
 	COURSE_MODE=fast $(PY) -m pytest
 
-lab: $(STAMP) data
-	$(VENV)/bin/jupyter lab notebooks/
+student: $(STAMP)
+	$(PY) tools/notebooks.py student
+
+lab: $(STAMP) data student
+	$(PYTHON) tools/lab.py copies --source $(LAB_SOURCE) --work $(LAB_WORK)
+	$(VENV)/bin/jupyter lab $(LAB_ROOT_FLAG) $(LAB_ARGS) $(LAB_WORK)/
+
+reset: student
+	@test -n "$(NB)" || { echo "make reset: name the notebook, e.g. make reset NB=05b" >&2; exit 2; }
+	$(PYTHON) tools/lab.py reset $(NB) --source $(LAB_SOURCE) --work $(LAB_WORK)
+
+reset-%: student
+	$(PYTHON) tools/lab.py reset $* --source $(LAB_SOURCE) --work $(LAB_WORK)
 
 test-gpu:
 	bash tools/test_gpu.sh

@@ -4,6 +4,10 @@ At the root so that they apply to tests/ and notebooks/ alike.
 
 nbval turns each notebook into one test item per cell; the kernel starts in the first
 item's setup, so the sum of a notebook's items is its time from a fresh kernel to the end.
+
+The student copies in build/student/ (written by `make student`, which `make test` runs first)
+are collected too, under the same budget; a copy older than its teacher notebook (or than the
+tools that made it) fails with the command that refreshes it, instead of testing stale cells.
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import pytest
 os.environ.setdefault("COURSE_MODE", "fast")  # the suite forces fast unless told otherwise (make test-gpu)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+ROOT = Path(__file__).resolve().parent
+STUDENT = ROOT / "build" / "student"
 FAST_BUDGET_S = 60.0   # per notebook on a 2-core CPU, kernel start included
 FULL_BUDGET_S = 900.0  # per notebook in full mode on a GPU
 
@@ -52,13 +58,17 @@ def over_budget() -> dict[str, float]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    tr = terminalreporter
+    if any(not nb.startswith("build/") for nb in _seconds) and not list(STUDENT.glob("*.ipynb")):
+        tr.write_line("student copies NOT tested: build/student/ is empty; `make student` writes them "
+                      "(`make test` does it first)", yellow=True)
     if not _seconds:
         return
-    tr = terminalreporter
     tr.section(f"notebook seconds ({course_mode()} mode, budget {budget_seconds():.0f} s each)")
     for nb in sorted(_seconds):
         flag = "  OVER BUDGET" if _seconds[nb] > budget_seconds() else ""
-        tr.write_line(f"{_seconds[nb]:7.1f} s  {Path(nb).name}{flag}")
+        label = nb if nb.startswith("build/") else Path(nb).name  # student copies keep their folder
+        tr.write_line(f"{_seconds[nb]:7.1f} s  {label}{flag}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
@@ -67,3 +77,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         names = ", ".join(f"{Path(nb).name} ({s:.1f} s)" for nb, s in over_budget().items())
         session.config.get_terminal_writer().line(
             f"FAILED: notebook time budget of {budget_seconds():.0f} s exceeded by {names}", red=True)
+
+
+class _StaleStudentCopy(pytest.Item):
+    def runtest(self) -> None:
+        raise AssertionError(self.reason)
+
+    def repr_failure(self, excinfo):
+        return self.reason
+
+    def reportinfo(self):
+        return self.path, None, "student copy is stale"
+
+
+class _StudentCopyCheck(pytest.File):
+    def collect(self):
+        teacher = ROOT / "notebooks" / self.path.name
+        makers = [teacher, ROOT / "tools" / "notebooks.py"]
+        if not teacher.exists():
+            reason = f"{self.path} has no teacher notebook notebooks/{self.path.name}: run `make student`"
+        elif any(m.stat().st_mtime > self.path.stat().st_mtime for m in makers):
+            reason = (f"{self.path} is older than notebooks/{self.path.name} or tools/notebooks.py: run "
+                      "`make student` (or `.venv/bin/python tools/notebooks.py student`) to refresh it")
+        else:
+            return
+        item = _StaleStudentCopy.from_parent(self, name="up_to_date")
+        item.reason = reason
+        yield item
+
+
+def pytest_collect_file(file_path: Path, parent):
+    if file_path.suffix == ".ipynb" and file_path.parent == STUDENT:
+        return _StudentCopyCheck.from_parent(parent, path=file_path)
+    return None

@@ -7,14 +7,20 @@ modules and what each owns are listed in ARCHITECTURE.md.
 
 Photos (PIL) and plots (matplotlib, which loads PIL) are imported on first use
 (``_LAZY`` below), so ``import helpers`` in notebooks 00 and 01 loads neither.
+
+``helpers.record``/``helpers.recorded`` (``results``: key results of a run) and
+``helpers.check.<exercise>(answer)`` (``check``: the exercises' checks, one module per
+notebook, built on ``exercises``) serve every notebook; see docs/exercises.md.
 """
 from importlib import import_module
 
+from . import check as check  # helpers.check.<exercise>(answer); imports only torch
 from .config import ConfigError, data_dir, mode, pick, seed_everything
 from .data import DataNotFound, as_tensors, fashion_mnist, prepare_fashion_mnist
 from .device import describe_environment, model_device, pick_device, synchronize
 from .files import ChecksumMismatch
 from .models import CAT_CLASSES, DOG_CLASSES, WeightsUnavailable, imagenet_label, pretrained
+from .results import RecordError, record, recorded
 from .timing import benchmark
 from .train import evaluate, fit
 
@@ -39,9 +45,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound",
+    "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound", "RecordError",
     "WeightsUnavailable", "as_tensors", "benchmark", "data_dir", "describe_environment",
     "evaluate", "fashion_mnist", "fit", "imagenet_label", "load_rgb", "mode", "model_device", "pick",
-    "pick_device", "plot_history", "prepare_fashion_mnist", "pretrained", "scan_images", "seed_everything",
+    "pick_device", "plot_history", "prepare_fashion_mnist", "pretrained", "record", "recorded", "scan_images",
+    "seed_everything",
     "show_images", "synchronize",
 ]

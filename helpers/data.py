@@ -32,13 +32,16 @@ class DataFolderError(OSError):
     """The data folder cannot be written (read-only, full, no permission); one line naming the folder and the fix."""
 
 
-_UNWRITABLE = {errno.EROFS: "is on a read-only file system", errno.ENOSPC: "is on a full disk (no space left on device)",
+_UNWRITABLE = {errno.EROFS: "is on a read-only file system",
+               errno.ENOSPC: "is on a full disk (no space left on device)",
                errno.EDQUOT: "is over its disk quota", errno.EACCES: "is not writable by this user",
                errno.EPERM: "is not writable by this user"}
 
 
 def folder_error(exc: OSError, *, folder: Path | None = None, need: str = "") -> DataFolderError | None:
-    """Return ``exc`` as a :class:`DataFolderError` when it means a data folder cannot be written, else None (``make data``, notebook 00).
+    """Return ``exc`` as a :class:`DataFolderError` when a data folder is unwritable, else None (notebook 00).
+
+    Used by ``make data`` too.
 
     Read-only file systems, full disks and missing permissions become one line that names the
     folder (the error's file, else ``folder``, else the data folder) and the fix (another

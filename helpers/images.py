@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -30,7 +30,8 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", 
                               ".heic", ".heif", ".avif"})
 MIN_SIDE = 32  # pixels; smaller pictures carry too little to classify (the network sees 224 × 224)
 MAX_SIDE = 2048  # pixels on the longer side after loading: phone photos are shrunk on load, the network sees 224
-MAX_PIXELS = 250_000_000  # phone cameras make up to 200 megapixels; a bigger image is a decompression bomb or a giant scan
+# phone cameras make up to 200 megapixels; a bigger image is a decompression bomb or a giant scan
+MAX_PIXELS = 250_000_000
 WHITE = (255, 255, 255)
 
 
@@ -46,7 +47,9 @@ class ImageProblem(ValueError):
 
 
 def _white_level(mode: str, arr: np.ndarray) -> float:
-    """Return the value that means white for a 16-bit, 32-bit or float image: its format's range, not its brightest pixel.
+    """Return the value that means white for a 16-bit, 32-bit or float image.
+
+    That is its format's range, not its brightest pixel.
 
     ``I;16*`` is 16-bit: 65535. ``I`` (32-bit integers, which is also how Pillow holds many
     16-bit files) is 65535 while every value fits in 16 bits, else 2**31 - 1. Float (``F``)
@@ -119,7 +122,10 @@ def _sniff(header: bytes) -> str | None:
 
 
 def _unidentified(path: Path) -> ImageProblem:
-    """Return the problem with a file that Pillow could not identify: not an image, a damaged header, an unsupported layout, HEIC without pillow-heif."""
+    """Return the problem with a file that Pillow could not identify.
+
+    Not an image, a damaged header, an unsupported layout, or HEIC without pillow-heif.
+    """
     name = path
     with open(path, "rb") as fh:
         header = fh.read(16)
@@ -152,7 +158,10 @@ def _unidentified(path: Path) -> ImageProblem:
 
 @contextlib.contextmanager
 def _own_pixel_limit() -> Iterator[None]:
-    """Switch Pillow's decompression-bomb check off while opening: :func:`_check_size` applies :data:`MAX_PIXELS` with a better message."""
+    """Switch Pillow's decompression-bomb check off while opening.
+
+    :func:`_check_size` applies :data:`MAX_PIXELS` instead, with a better message.
+    """
     old = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
@@ -206,7 +215,7 @@ def _decode(path: Path, *, min_side: int, max_side: int | None) -> Image.Image:
 
 
 def load_rgb(path: Path | str, *, min_side: int = MIN_SIDE, max_side: int | None = MAX_SIDE) -> Image.Image:
-    """Return the image at ``path`` as an 8-bit RGB PIL image, turned upright, at most ``max_side`` pixels (notebook 05a).
+    """Return the image at ``path`` as 8-bit RGB, upright, at most ``max_side`` pixels long (notebook 05a).
 
     Converts like :func:`to_rgb` and applies the EXIF orientation. A photo longer than
     ``max_side`` (2048) pixels is shrunk on load, keeping its shape (JPEGs are decoded at a

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -28,12 +29,60 @@ CPU_PROCESSES = 2  # without a GPU: 2 processes show everything and fit a 2-core
 
 
 class LaunchFailed(RuntimeError):
-    """A launched command exited with a non-zero code; the message holds its last lines of output."""
+    """A launched command exited with a non-zero code; the message holds the first error and the last lines.
 
-    def __init__(self, message: str, *, returncode: int | None, lines: list[str]):
+    ``first_error`` is the first traceback (or, without one, the first error line and the two
+    after it) in the output, ``None`` when there is none: with several processes the first
+    failure is the cause and the last lines are often only the others giving up.
+    """
+
+    def __init__(self, message: str, *, returncode: int | None, lines: list[str],
+                 first_error: str | None = None):
         super().__init__(message)
         self.returncode = returncode
         self.lines = lines
+        self.first_error = first_error
+
+
+_RANK_PREFIX = re.compile(r"^\[(?:rank|default)\d+\]:\s?")  # torchrun marks some worker lines "[rank1]: "
+_TRACEBACK = "Traceback (most recent call last):"
+_ERROR_LINE = re.compile(r"terminate called|Fatal Python error|Segmentation fault|\bSIG(?:ABRT|SEGV|KILL)\b"
+                         r"|\b\w*(?:Error|Exception)\b:|^\s*ERROR\b")
+
+
+def first_error(lines: Sequence[str], max_lines: int = 40) -> tuple[int, list[str]] | None:
+    """Return (index, lines) of the first traceback in ``lines``, or of the first error line and the
+    two after it when there is no traceback; ``None`` when nothing looks like an error (notebook 06).
+
+    A traceback runs from ``Traceback (most recent call last):`` to its first unindented line
+    (the exception); torchrun's ``[rankN]:`` prefixes are allowed. At most ``max_lines`` lines.
+    """
+    bare = [_RANK_PREFIX.sub("", line) for line in lines]
+    for i, line in enumerate(bare):
+        if line.strip() == _TRACEBACK:
+            end = i + 1
+            while end < len(bare) and (bare[end].startswith((" ", "\t")) or not bare[end].strip()):
+                end += 1
+            block = list(lines[i:min(end + 1, len(lines))])
+            return i, block[:max_lines]
+    for i, line in enumerate(bare):
+        if _ERROR_LINE.search(line):
+            return i, list(lines[i:i + 3])
+    return None
+
+
+def _failure_report(lines: list[str], tail: int) -> tuple[str, str | None]:
+    """Return (the text that a failure message shows, the first error as one string or None)."""
+    last = "\n".join(lines[-tail:])
+    found = first_error(lines)
+    if found is None:
+        return f"Last lines of output:\n{last}", None
+    index, block = found
+    text = "\n".join(block)
+    if index >= len(lines) - tail:  # already among the last lines
+        return f"Last lines of output:\n{last}", text
+    return (f"First error in the output (line {index + 1} of {len(lines)}):\n{text}\n...\n"
+            f"Last lines of output:\n{last}"), text
 
 
 class LaunchTimeout(LaunchFailed):
@@ -167,7 +216,7 @@ def run_command(command: Sequence[str], *, timeout: float = 300.0, echo: bool | 
     (torchrun starts its workers in sessions of their own, out of reach of the group signal);
     then :class:`LaunchTimeout` is raised. An interrupted kernel stops the command the same
     way. A non-zero exit raises :class:`LaunchFailed` holding the exit code and, in its
-    message, the last ``tail`` lines.
+    message, the first error (:func:`first_error`) and the last ``tail`` lines.
     """
     command = [str(c) for c in command]
     say = print if echo is True else (echo or (lambda line: None))
@@ -215,16 +264,18 @@ def run_command(command: Sequence[str], *, timeout: float = 300.0, echo: bool | 
         lines.append(line)
         say(line)
     seconds = time.perf_counter() - start
-    last = "\n".join(lines[-tail:])
     if timed_out:
+        report, error = _failure_report(lines, tail)
         raise LaunchTimeout(f"{' '.join(command)}\nran past its timeout of {timeout:g} s and was stopped "
-                            f"(SIGTERM, then SIGKILL after {grace:g} s). Last lines of output:\n{last}\n"
+                            f"(SIGTERM, then SIGKILL after {grace:g} s). {report}\n"
                             "Fix: look for a rank stuck in a collective above, or raise timeout=.",
-                            returncode=returncode, lines=lines)
+                            returncode=returncode, lines=lines, first_error=error)
     if returncode != 0:
+        report, error = _failure_report(lines, tail)
         raise LaunchFailed(f"{' '.join(command)}\nexited with code {returncode} after {seconds:.1f} s. "
-                           f"Last lines of output:\n{last}\nFix: the first traceback in the output (the "
-                           "process that failed first) names the cause.", returncode=returncode, lines=lines)
+                           f"{report}\nFix: the first error (the process that failed first) names the "
+                           "cause; the whole output is in the exception's .lines.",
+                           returncode=returncode, lines=lines, first_error=error)
     return RunResult(command=command, returncode=returncode, seconds=seconds, lines=lines)
 
 

@@ -1,34 +1,59 @@
 """Prepare every dataset the notebooks need: ``python -m helpers.prepare`` (run by ``make run``/``make test``).
 
 Prints which source each dataset came from; exits non-zero with the fix when one is missing.
+On Debian/Ubuntu the data comes offline from Debian packages (``tools/system_packages.sh``,
+run by ``make data``, installs them). Elsewhere (macOS, Fedora, ...) there are no such
+packages: Fashion-MNIST is downloaded by torchvision, and the doggy-door folders are filled
+from Oxford-IIIT Pet (online) unless they already hold your own photos.
 """
 from __future__ import annotations
 
+import shutil
 import sys
 
-from . import data, door_data, files, photos
+from . import config, data, door_data, files, photos
 
 
-def _prepare_doggy_door() -> tuple[None, str]:
-    """Build the doggy-door photos (05a) and the presidential doggy door's folders (05b), offline."""
+def is_debian() -> bool:
+    """Return True where the Debian data packages can exist (``apt-get`` and ``dpkg-query`` on PATH)."""
+    return shutil.which("apt-get") is not None and shutil.which("dpkg-query") is not None
+
+
+def _prepare_doggy_door(online: bool) -> tuple[None, str]:
+    """Build the doggy-door photos (05a) and the presidential doggy door's folders (05b)."""
     sample = photos.sample_photos()
-    door = door_data.build_door_data(online=False)
+    door = door_data.build_door_data(online=online)
     counts = door.counts()
     images = sum(sum(c.values()) for c in counts.values())
     return None, (f"{door.source} ({images} images in {door.root}; "
                   f"{len(sample)} photos for notebook 05a)")
 
 
+def platform_hint(name: str) -> str:
+    """Return what a machine without the Debian packages needs for dataset ``name`` (empty on Debian)."""
+    if is_debian():
+        return ""
+    if name == "Fashion-MNIST":
+        return ("This is not a Debian/Ubuntu system (no apt-get), so the Debian package is not an option here: "
+                "connect to the internet and run `make data` again (torchvision downloads about 30 MB into "
+                f"{config.data_dir() / 'FashionMNIST'}).")
+    return ("This is not a Debian/Ubuntu system (no apt-get), so the offline photos are not an option here: "
+            "connect to the internet and run `make data` again (Oxford-IIIT Pet, about 800 MB), or put your own "
+            f"photos in {config.data_dir() / 'presidential_doggy_door'}/{{train,valid}}/{{bo,not_bo}}/.")
+
+
 def main() -> int:
     """Prepare each registered dataset in turn; return a process exit code (``make data``)."""
+    debian = is_debian()
     steps = [("Fashion-MNIST", data.prepare_fashion_mnist),
-             ("Presidential doggy door", _prepare_doggy_door)]
+             ("Presidential doggy door", lambda: _prepare_doggy_door(online=not debian))]
     failed = False
     for name, prepare in steps:
         try:
             _, source = prepare()
         except (data.DataNotFound, files.ChecksumMismatch, door_data.DoorDataError) as exc:
-            print(f"{name}: NOT READY\n{exc}", file=sys.stderr)
+            hint = platform_hint(name)
+            print(f"{name}: NOT READY\n{exc}" + (f"\n{hint}" if hint else ""), file=sys.stderr)
             failed = True
             continue
         except OSError as exc:  # a read-only or full data folder: one line with the folder and the fix, no traceback

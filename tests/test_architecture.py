@@ -22,6 +22,7 @@ MAX_LINES = 400
 COMMAND_LINE = {"prepare"}  # run by `make data`, not by a notebook
 NOTEBOOK_REF = re.compile(r"notebooks? ((?:\d\d[ab]?(?:, | and | to |-|–)?)+)")
 MODULES = sorted(p.stem for p in HELPERS.glob("*.py") if p.stem != "__init__")
+CHECK_MODULES = sorted((HELPERS / "check").glob("nb*.py"))  # exercise checks: notebooks call helpers.check.NAME
 
 
 def _code(path: Path) -> str:
@@ -48,8 +49,9 @@ def _names(tree: ast.AST) -> set[str]:
 def _definitions() -> dict[str, list[tuple[str, ast.AST]]]:
     """name -> [(module, definition)] for every function, class and constant at the top of a helpers module."""
     defs: dict[str, list[tuple[str, ast.AST]]] = {}
-    for module in MODULES:
-        tree = ast.parse((HELPERS / f"{module}.py").read_text())
+    sources = [(m, HELPERS / f"{m}.py") for m in MODULES] + [(f"check.{p.stem}", p) for p in CHECK_MODULES]
+    for module, path in sources:
+        tree = ast.parse(path.read_text())
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 defs.setdefault(node.name, []).append((module, node))

@@ -45,7 +45,8 @@ def load_conftest():
     return module
 
 
-@pytest.mark.parametrize("mode, budget", [("fast", 60.0), ("Fast", 60.0), (" FAST ", 60.0), ("full", 900.0), ("Full", 900.0)])
+@pytest.mark.parametrize("mode, budget",
+                         [("fast", 60.0), ("Fast", 60.0), (" FAST ", 60.0), ("full", 900.0), ("Full", 900.0)])
 def test_budget_follows_the_mode_the_notebooks_run_in(monkeypatch, mode, budget):
     conftest = load_conftest()
     monkeypatch.delenv("COURSE_NOTEBOOK_BUDGET_S", raising=False)

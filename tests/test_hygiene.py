@@ -84,10 +84,52 @@ def test_public_helpers_have_hints_and_a_docstring_naming_a_notebook(name, fn):
 
 
 def test_library_code_does_not_print():
-    allowed = {"prepare.py"}  # its job is to report
+    allowed = {"prepare.py", "exercises.py"}  # their job is to report (exercises: the check's verdict line)
     for path in (ROOT / "helpers").glob("*.py"):
         if path.name in allowed:
             continue
         tree = ast.parse(path.read_text())
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print"]
         assert not calls, f"helpers/{path.name} calls print() at line {calls[0].lineno}; return values instead"
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercises_follow_the_convention(path):
+    """docs/exercises.md: a solution cell defines a function and is followed by its locked, pointed check cell."""
+    nb = nbformat.read(path, as_version=4)
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        meta = _nbgrader(cell)
+        if meta.get("solution"):
+            where = f"{path.name}: solution cell {meta.get('grade_id')!r} (cell {i})"
+            assert cell.cell_type == "code" and meta.get("grade_id"), f"{where} needs a grade_id"
+            assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source, \
+                f"{where} must mark its answer with ### BEGIN SOLUTION / ### END SOLUTION"
+            assert cell.source.lstrip().startswith("def "), \
+                f"{where}: an exercise is a function the learner completes (the stub then never breaks Run All)"
+            after = next((c for c in cells[i + 1:] if c.cell_type == "code"), None)
+            assert after is not None and _nbgrader(after).get("grade"), f"{where} has no check cell right after it"
+            assert "helpers.check." in after.source, \
+                f"{where}: its check cell should call helpers.check.<exercise>(...)"
+        if meta.get("grade"):
+            where = f"{path.name}: grade cell {meta.get('grade_id')!r} (cell {i})"
+            assert meta.get("points", 0) > 0, f"{where} has no points"
+            assert meta.get("locked"), f"{where} must be locked (the learner must not edit the check)"
+        if "BEGIN SOLUTION" in cell.source:
+            assert meta.get("solution"), \
+                f"{path.name}: cell {i} has a solution region but no nbgrader solution metadata"
+
+
+def test_grade_ids_are_unique_across_the_collection():
+    seen = {}
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            grade_id = _nbgrader(cell).get("grade_id")
+            if grade_id:
+                assert grade_id not in seen, f"grade_id {grade_id!r} is used in {seen[grade_id]} and {path.name}"
+                seen[grade_id] = path.name
+    assert seen, "no exercise anywhere: notebook 00 should have two"

@@ -311,7 +311,8 @@ def test_symlinked_sub_folders_are_followed_once_and_loops_do_not_hang(tmp_path)
     assert [p.relative_to(root).as_posix() for p in good] == ["linked/b.jpg", "linked/inner/c.jpg", "real/a.jpg"]
     reasons = {p.relative_to(root).as_posix(): why for p, why in problems}
     assert set(reasons) == {"linked_again", "linked/inner/loop", "real/up"}
-    assert reasons["linked_again"] == reasons["linked/inner/loop"] == "skipped: link to a folder already scanned (linked)"
+    again = "skipped: link to a folder already scanned (linked)"
+    assert reasons["linked_again"] == reasons["linked/inner/loop"] == again
     assert reasons["real/up"] == "skipped: link to a folder already scanned (the scanned folder itself)"
 
 

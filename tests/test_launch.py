@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from helpers import launch as dist_helpers
-from helpers.launch import LaunchFailed, LaunchTimeout, run_command
+from helpers.launch import LaunchFailed, LaunchTimeout, first_error, run_command
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "notebooks" / "scripts"
@@ -128,6 +128,50 @@ def test_run_command_raises_with_the_last_lines_on_failure():
     assert "exited with code 3" in message and "boom" in message and "line 49" in message
     assert "line 10" not in message  # only the last `tail` lines
     assert sys.executable in message  # the command that failed
+
+
+def test_launch_failed_keeps_the_first_traceback_above_the_tail():
+    with pytest.raises(LaunchFailed) as info:
+        run_command(python("""
+            import sys
+            try:
+                raise KeyError("the real cause")
+            except KeyError:
+                import traceback; traceback.print_exc()
+            for i in range(60):
+                print(f"other rank giving up {i}")
+            sys.exit(1)
+        """), echo=False, tail=5)
+    err, message = info.value, str(info.value)
+    assert "KeyError: 'the real cause'" in err.first_error and err.first_error.startswith("Traceback")
+    assert "First error in the output (line 1 of " in message and "KeyError: 'the real cause'" in message
+    assert "other rank giving up 59" in message and "other rank giving up 30" not in message
+
+
+def test_launch_failed_keeps_the_first_error_line_without_a_traceback():
+    with pytest.raises(LaunchFailed) as info:
+        run_command(python("""
+            import sys
+            print("epoch 1 done")
+            print("terminate called without an active exception", file=sys.stderr, flush=True)
+            for i in range(40):
+                print(f"noise {i}")
+            sys.exit(134)
+        """), echo=False, tail=3)
+    assert info.value.first_error.startswith("terminate called without an active exception")
+    assert "terminate called" in str(info.value) and "noise 39" in str(info.value)
+
+
+def test_first_error_reads_torchrun_rank_prefixes_and_stops_at_the_exception():
+    lines = ["starting", "[rank1]: Traceback (most recent call last):", '[rank1]:   File "x.py", line 3',
+             "[rank1]:     boom()", "[rank1]: RuntimeError: gloo connection reset",
+             "[rank0]: Traceback (most recent call last):",
+             "later"]
+    index, block = first_error(lines)
+    assert index == 1 and block == lines[1:5]
+    assert first_error(["all", "fine", "0 errors"]) is None
+    bad = "ValueError: bad --train-size"
+    assert first_error(["ok", bad, "a", "b", "c"]) == (1, [bad, "a", "b"])
 
 
 def test_run_command_stops_a_command_past_its_timeout():

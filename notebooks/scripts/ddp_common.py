@@ -12,6 +12,7 @@ environment variables (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``TORCHELASTIC_
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -294,3 +295,24 @@ def finish(args: argparse.Namespace, proc: Process, model: nn.Module, test_data:
         print(f"final test loss {loss:.6f}, accuracy {accuracy:.3f}, "
               f"parameters identical on all {proc.world_size} ranks: {identical}", flush=True)
     return result
+
+
+def shut_down(proc: Process, destroy: Callable[[], object] | None = None) -> None:
+    """Leave the process group cleanly; call it after dropping every DDP/Accelerate reference.
+
+    A finished gloo job could die at exit with "terminate called without an active exception"
+    (SIGABRT): the DDP wrapper (its reducer) still held the process group, so a gloo worker
+    thread was still releasing the last all-reduce's tensors while the interpreter shut down.
+    So: the caller deletes the wrapped model and optimizer first; here every rank waits for the
+    others and for the device, unreferenced wrappers are collected, and only then is the group
+    destroyed (``destroy``, default ``dist.destroy_process_group``; Accelerate's
+    ``end_training`` does it there) and collected once more, before the interpreter exits.
+    """
+    if dist.is_initialized():
+        dist.barrier()
+    if proc.device.type == "cuda":
+        torch.cuda.synchronize(proc.device)
+    gc.collect()
+    if dist.is_initialized():
+        (destroy or dist.destroy_process_group)()
+    gc.collect()

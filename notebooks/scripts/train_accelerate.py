@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> dict:
     result = ddp_common.finish(args, proc, accelerator.unwrap_model(model), test_data, start_epoch, progress,
                                distributed_type=str(accelerator.distributed_type),
                                accelerate_processes=accelerator.num_processes)
-    accelerator.end_training()
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    accelerator.free_memory()  # drops Accelerate's own references to the prepared (DDP) model and optimizer
+    del model, optimizer, loader  # the DDP wrapper holds the process group: release it first
+    ddp_common.shut_down(proc, destroy=accelerator.end_training)  # end_training destroys the group
     return result
 
 

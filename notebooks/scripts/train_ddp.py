@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> dict:
                 ddp_common.save_snapshot(args.snapshot, model, optimizer, epoch + 1, progress.history)
         dist.barrier()
     result = ddp_common.finish(args, proc, model, test_data, start_epoch, progress, **extra)
-    dist.destroy_process_group()
+    del ddp_model, optimizer, loader, model  # DDP's reducer holds the process group: release it first
+    ddp_common.shut_down(proc)
     return result
 
 

@@ -1,0 +1,112 @@
+"""Exercises with instant feedback: the machinery behind ``helpers.check.<exercise>(answer)``.
+
+How an exercise is written (the whole convention is in ``docs/exercises.md``):
+
+- the learner completes a **function** in a solution cell (nbgrader metadata ``solution: true``
+  and a ``grade_id``); its body sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, which
+  ``make student`` replaces with ``raise NotImplementedError()``;
+- the next cell (``grade: true``, ``points``, ``locked: true``) calls its check, e.g.
+  ``helpers.check.to_device(to_device)``;
+- a check is a function decorated with ``@exercise`` in ``helpers/check/nbNN.py``: it calls the
+  learner's function on inputs that expose typical mistakes, raises ``Wrong("what is wrong, in
+  words, and what to do")`` at the first one, and returns one line saying what a pass proves.
+
+Calling the check prints one line: ``✓ name: proof``, ``✗ name: what is wrong`` or ``… name: not
+done yet``. Interactively it never raises, so Run All on a student copy goes on. Under nbgrader
+(``NBGRADER_EXECUTION`` is ``autograde`` or ``validate``, as nbgrader's FAQ documents) a wrong or
+unfinished answer raises ``ExerciseNotPassed``, so that the cell scores 0.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+GRADING_VALUES = ("autograde", "validate")
+PASSED, WRONG, NOT_DONE = "passed", "wrong", "not done"
+
+
+class Wrong(Exception):
+    """Raised by a check with a message that says, in words, what is wrong with the answer and how to fix it."""
+
+
+class ExerciseNotPassed(AssertionError):
+    """Raised under nbgrader when an exercise is wrong or not done, so that its graded cell scores 0."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a check found: ``status`` is ``"passed"``, ``"wrong"`` or ``"not done"``; ``line`` is what it prints."""
+
+    exercise: str
+    status: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED
+
+    @property
+    def line(self) -> str:
+        mark = {PASSED: "✓", WRONG: "✗", NOT_DONE: "…"}[self.status]
+        return f"{mark} {self.exercise}: {self.message}"
+
+
+def grading() -> bool:
+    """Return True when nbgrader is autograding or validating this notebook (notebook 00 and later exercises)."""
+    return os.environ.get("NBGRADER_EXECUTION", "") in GRADING_VALUES
+
+
+def _not_done(exc: BaseException) -> bool:
+    # nbgrader's stub is a bare `raise NotImplementedError()`; torch raises it *with* a message
+    # (e.g. "Cannot copy out of meta tensor"), and that is a real error of the answer, not a stub.
+    return isinstance(exc, NotImplementedError) and not exc.args
+
+
+class Exercise:
+    """A check: ``check(answer)`` prints its verdict (raising under grading); ``check.outcome(answer)`` returns it."""
+
+    def __init__(self, checker: Callable[[Callable], str], name: str | None = None):
+        self.checker = checker
+        self.name = name or checker.__name__
+        functools.update_wrapper(self, checker)
+
+    def outcome(self, answer: Callable) -> Outcome:
+        """Return the ``Outcome`` of checking ``answer`` without printing or raising."""
+        if not callable(answer):
+            return Outcome(self.name, WRONG,
+                           f"expected your function, got {type(answer).__name__} {answer!r}; "
+                           f"pass the function itself, e.g. helpers.check.{self.name}({self.name})")
+        try:
+            proof = self.checker(answer)
+        except Wrong as exc:
+            return Outcome(self.name, WRONG, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the learner's code raised: say what it raised
+            if _not_done(exc):
+                return Outcome(self.name, NOT_DONE, "not done yet: replace `raise NotImplementedError()` in the "
+                                                    "function above with your code, run that cell, then this one")
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return Outcome(self.name, WRONG, f"your function raised {type(exc).__name__}: {first}")
+        return Outcome(self.name, PASSED, proof)
+
+    def __call__(self, answer: Callable) -> None:
+        result = self.outcome(answer)
+        print(result.line)  # a check's job is to report
+        if not result.passed and grading():
+            raise ExerciseNotPassed(result.line)
+
+    def __repr__(self) -> str:
+        return f"<exercise check {self.name}>"
+
+
+def exercise(checker: Callable[[Callable], str]) -> Exercise:
+    """Return ``checker`` as an exercise check, for ``helpers/check/nbNN.py`` (notebook 00 and later exercises)."""
+    return Exercise(checker)
+
+
+def expect(condition: Any, message: str) -> None:
+    """Return None if ``condition`` holds, else raise ``Wrong(message)``: a check's one-line test (notebook 00)."""
+    if not condition:
+        raise Wrong(message)

@@ -1,0 +1,56 @@
+"""helpers.exercises: the verdict lines, 'not done yet', and raising only under nbgrader."""
+import pytest
+
+from helpers.exercises import ExerciseNotPassed, Wrong, exercise, expect, grading
+
+
+@exercise
+def double(answer):
+    expect(answer(2) == 4, f"double(2) should be 4, got {answer(2)!r}")
+    return "doubles a number"
+
+
+def stub(x):
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("value, expected", [("autograde", True), ("validate", True), ("", False), ("other", False)])
+def test_grading_follows_nbgraders_variable(monkeypatch, value, expected):
+    monkeypatch.setenv("NBGRADER_EXECUTION", value)
+    assert grading() is expected
+
+
+@pytest.mark.parametrize("answer, status, words", [
+    (lambda x: 2 * x, "passed", "✓ double: doubles a number"),
+    (lambda x: x + 1, "wrong", "✗ double: double(2) should be 4, got 3"),
+    (stub, "not done", "… double: not done yet"),
+    (lambda x: 1 / 0, "wrong", "your function raised ZeroDivisionError: division by zero"),
+    (lambda x: (_ for _ in ()).throw(NotImplementedError("Cannot copy out of meta tensor")), "wrong",
+     "raised NotImplementedError: Cannot copy out of meta tensor"),
+    (42, "wrong", "expected your function, got int"),
+])
+def test_outcome_says_in_words_what_happened(answer, status, words):
+    result = double.outcome(answer)
+    assert result.status == status and words in result.line
+
+
+def test_interactively_a_check_prints_and_does_not_raise(monkeypatch, capsys):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    assert double(stub) is None and double(lambda x: x) is None
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("… double: not done yet") and out[1].startswith("✗ double:")
+
+
+@pytest.mark.parametrize("mode", ["autograde", "validate"])
+def test_under_nbgrader_a_wrong_or_unfinished_answer_raises(monkeypatch, mode):
+    monkeypatch.setenv("NBGRADER_EXECUTION", mode)
+    for answer in (stub, lambda x: x):
+        with pytest.raises(ExerciseNotPassed):
+            double(answer)
+    double(lambda x: 2 * x)  # a right answer passes silently apart from its line
+
+
+def test_wrong_is_what_expect_raises():
+    with pytest.raises(Wrong, match="why"):
+        expect(False, "why")
+    expect(True, "never shown")
