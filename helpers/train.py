@@ -18,6 +18,13 @@ from .device import model_device
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+def _batch_count(data: object, batch_size: int) -> int | None:
+    """Return how many batches :func:`batches` yields from ``data`` (for the progress bar), None when unknown."""
+    if isinstance(data, DataLoader):
+        return len(data) if hasattr(data, "__len__") else None
+    return -(-len(data) // batch_size) if hasattr(data, "__len__") else None
+
+
 def batches(data: Dataset | DataLoader | Iterable[Batch], batch_size: int = 32, *,
             shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator[Batch]:
     """Yield ``(x, y)`` batches from a ``TensorDataset``, a ``DataLoader`` or any iterable of pairs (notebook 02).
@@ -117,7 +124,8 @@ def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
         model.train()
         total_loss, correct, n = 0.0, 0, 0
         bar = tqdm(batches(train_data, batch_size, shuffle=True, generator=generator),
-                   desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+                   total=_batch_count(train_data, batch_size), desc=f"epoch {epoch}/{epochs}", leave=False,
+                   disable=not progress)
         for x, y in bar:
             x, y = x.to(device), y.to(device)
             if augment is not None:
