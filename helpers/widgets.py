@@ -229,15 +229,20 @@ class UploadPanel:
     def __init__(self, root: Path | str, retrain: Callable[[], str]):
         self.root = Path(root)
         self._retrain = retrain
-        self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Choose photos")
+        wide = {"style": {"description_width": "initial"}}
+        # wide enough for "Choose photos (12)": the file count is part of the button's text
+        self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Choose photos",
+                                         layout=widgets.Layout(width="auto", min_width="220px"))
         self.label = widgets.ToggleButtons(options=[("Bo", "bo"), ("not Bo", "not_bo")], value="bo",
-                                           description="These are:")
+                                           description="These are:", **wide)
         self.split = widgets.ToggleButtons(options=[("training", "train"), ("validation", "valid")],
-                                           value="train", description="Use for:")
+                                           value="train", description="Use for:", **wide)
         self.add_button = widgets.Button(description="Add photos", icon="plus")
-        self.retrain_button = widgets.Button(description="Retrain", icon="refresh", button_style="primary")
+        self.retrain_button = widgets.Button(description="Retrain", icon="refresh", button_style="primary",
+                                             layout=widgets.Layout(width="auto", min_width="140px"))
         self.output = widgets.Output()
         self.last_saved: list[Path] = []
+        self.busy = False
         self.add_button.on_click(lambda _: self.add())
         self.retrain_button.on_click(lambda _: self.retrain())
         self.widget = widgets.VBox([self.upload, self.label, self.split,
@@ -261,5 +266,23 @@ class UploadPanel:
         return self._say("\n".join(lines))
 
     def retrain(self) -> str:
-        """Call the ``retrain`` function and return (and show) what it reports."""
-        return self._say(str(self._retrain()))
+        """Call the ``retrain`` function and return (and show) what it reports; a second call while one runs is refused.
+
+        While it runs the button is disabled and reads "Retraining…", and the panel says so.
+        """
+        if self.busy:
+            return self._say("already retraining: wait until it has finished")
+        self.busy, self.retrain_button.disabled = True, True
+        self.retrain_button.description, self.retrain_button.icon = "Retraining…", "hourglass-half"
+        self._say("retraining: features of photos not seen yet, then a fresh head (the button comes back when done)…")
+        try:
+            return self._say(str(self._retrain()))
+        finally:
+            self.busy, self.retrain_button.disabled = False, False
+            self.retrain_button.description, self.retrain_button.icon = "Retrain", "refresh"
+
+    def reset(self) -> None:
+        """Return the panel to how it starts: Bo, training, nothing said, nothing just saved (notebook 05b's demo)."""
+        self.label.value, self.split.value = "bo", "train"
+        self.output.outputs = ()
+        self.last_saved = []

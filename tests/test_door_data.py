@@ -324,6 +324,24 @@ def test_upload_panel_handlers_run_without_a_browser(tmp_path):
     assert panel.add().startswith("added 0 photo(s)")  # the widget's own (empty) value
 
 
+def test_upload_panel_retrain_shows_progress_refuses_a_second_click_and_resets(tmp_path):
+    seen = []
+
+    def retrain():
+        button = panel.retrain_button
+        seen.append((button.disabled, button.description, panel.retrain()))  # a second click while running
+        return "retrained: fine"
+    panel = widgets.UploadPanel(tmp_path, retrain)
+    assert panel.retrain() == "retrained: fine"
+    assert seen == [(True, "Retraining…", "already retraining: wait until it has finished")]
+    assert not panel.retrain_button.disabled and panel.retrain_button.description == "Retrain"
+    assert "retraining: features" in "".join(o["text"] for o in panel.output.outputs)
+    panel.label.value, panel.split.value, panel.last_saved = "not_bo", "valid", [tmp_path / "x.png"]
+    panel.reset()
+    assert (panel.label.value, panel.split.value, panel.last_saved, panel.output.outputs) == ("bo", "train", [], ())
+    assert panel.upload.layout.width == "auto" and panel.upload.layout.min_width == "220px"  # room for the count
+
+
 # ---------------------------------------------------------------------------------------------
 # An interrupted or failed build is never taken for your photos (issue 13)
 # ---------------------------------------------------------------------------------------------
