@@ -141,7 +141,7 @@ def _part(load: Callable[[], Image.Image], left: float, right: float) -> Callabl
 
 def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR, gcompris_dir: Path | str = GCOMPRIS_DIR,
                     bo_views: tuple[int, int] = (30, 12),
-                    dog_views: tuple[int, int, int, int] = (40, 12, 8, 6)) -> list[SourcePhoto]:
+                    dog_views: tuple[int, int, int, int] = (48, 12, 12, 8)) -> list[SourcePhoto]:
     """Return the source photos of the offline default that are installed here, Bo's first (notebook 05b).
 
     Bo is ONE dog: Lock, the golden retriever of GCompris's "babyshapes" activity ("Hello! My
