@@ -5,6 +5,7 @@ loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, s
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -16,13 +17,6 @@ from tqdm.auto import tqdm
 from .device import model_device
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-
-
-def _batch_count(data: object, batch_size: int) -> int | None:
-    """Return how many batches :func:`batches` yields from ``data`` (for the progress bar), None when unknown."""
-    if isinstance(data, DataLoader):
-        return len(data) if hasattr(data, "__len__") else None
-    return -(-len(data) // batch_size) if hasattr(data, "__len__") else None
 
 
 def batches(data: Dataset | DataLoader | Iterable[Batch], batch_size: int = 32, *,
@@ -97,6 +91,24 @@ def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None, binary:
     if n == 0:
         raise ValueError("evaluate got no data: the dataset or loader is empty.")
     return {"loss": total_loss / n, "accuracy": correct / n, "n": n}
+
+
+def _batch_count(data: Dataset | DataLoader | Iterable[Batch], batch_size: int = 32) -> int | None:
+    """Return how many batches :func:`batches` yields for ``data``, or None when it cannot know.
+
+    A ``DataLoader`` knows its own length; a dataset of n items gives ceil(n / batch_size); an
+    iterable of batches with a length is that many. :func:`fit` gives it to its progress bar
+    as the total, so the bar reads ``48/157`` rather than ``48/?``.
+    """
+    if isinstance(data, DataLoader) or not isinstance(data, Dataset):
+        try:
+            return len(data)
+        except TypeError:
+            return None
+    try:
+        return math.ceil(len(data) / batch_size)
+    except TypeError:
+        return None
 
 
 def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,

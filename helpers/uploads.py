@@ -1,34 +1,52 @@
 """Your own photos for the doggy door: safe file names and checked uploads.
 
 Introduced in notebook 05b, whose upload panel (:class:`helpers.widgets.UploadPanel`) calls
-:func:`save_uploads`: every file is size-checked, decoded (:func:`helpers.images.scan_images`)
-and written under a cleaned name inside the data folder, never elsewhere.
+:func:`save_uploads`: every file is size-checked, decoded (:func:`helpers.images.load_rgb`),
+compared by content with the photos already there, and written atomically under a cleaned
+name inside the data folder, never elsewhere. The panel's retrain keeps the frozen base's
+features in a :class:`FeatureCache`, keyed by each photo's content.
 """
 from __future__ import annotations
 
+import hashlib
 import re
-import shutil
-import tempfile
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import torch
+
+from .data import folder_error
 from .door_data import LABELS, SPLITS
-from .images import IMAGE_EXTENSIONS, scan_images
+from .files import atomic_write, sha256
+from .images import IMAGE_EXTENSIONS, ImageProblem, load_rgb
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes a name; room is left for "_12" and a temporary prefix
+SPLIT_WORDS = {"train": "training", "valid": "validation"}
 
 
 def safe_filename(name: str) -> str:
     """Return ``name`` reduced to a plain file name (notebook 05b).
 
-    No folders, no ``..``, only letters, digits and ``._-``.
+    No folders, no ``..``; letters and digits of any script (``狗.jpg``, ``Bö.jpg``) and
+    ``._-`` are kept, anything else (spaces, quotes, control and direction marks) becomes ``_``.
 
     ``'../../x.jpg'`` becomes ``'x.jpg'``; ``'C:\\\\evil\\\\a b.png'`` becomes ``'a_b.png'``; a name
     left empty becomes ``'photo'``. Leading dots are removed, so the result is never hidden.
+    Names are NFC-normalised (macOS writes ``ö`` as ``o`` plus a combining mark) and cut to
+    :data:`MAX_NAME_BYTES` bytes of UTF-8, keeping the extension.
     """
-    base = re.split(r"[\\/]", str(name))[-1]
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip("._-")
-    base = re.sub(r"\.{2,}", ".", base)[:100]
+    base = re.split(r"[\\/]", unicodedata.normalize("NFC", str(name)))[-1]
+    base = re.sub(r"[^\w.-]+", "_", base).lstrip("._-")
+    base = re.sub(r"\.{2,}", ".", base)
+    if len(base.encode("utf-8")) > MAX_NAME_BYTES:
+        stem, dot, suffix = base.rpartition(".")
+        suffix = dot + suffix if dot and len(suffix) <= 10 else ""
+        stem = base[: len(base) - len(suffix)]
+        while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+            stem = stem[:-1]
+        base = stem + suffix
     return base or "photo"
 
 
@@ -40,17 +58,65 @@ def _unique(path: Path) -> Path:
     return candidate
 
 
+def _entries(value: Sequence[Mapping] | Mapping) -> list[tuple[str, object]]:
+    """Return ``(name, entry)`` for every uploaded file, in ipywidgets 8's shape or 7's (a dict keyed by name)."""
+    if isinstance(value, Mapping):
+        return [(str(key), entry) for key, entry in value.items()]
+    return [("", entry) for entry in value]
+
+
+def _name_and_content(key: str, entry: object) -> tuple[str, bytes | None, str | None]:
+    """Return ``(uploaded name, content, problem)``; the problem is None for a usable entry."""
+    if not isinstance(entry, Mapping):
+        return key or repr(entry)[:40], None, f"not an upload entry (a {type(entry).__name__}, not a dict)"
+    metadata = entry.get("metadata") if isinstance(entry.get("metadata"), Mapping) else {}
+    name = str(entry.get("name") or metadata.get("name") or key or "photo")
+    content = entry.get("content")
+    if content is None:
+        return name, None, "no content: the upload did not arrive (choose the file again)"
+    if not isinstance(content, (bytes, bytearray, memoryview)):
+        return name, None, f"content is a {type(content).__name__}, not the bytes of a file"
+    return name, bytes(content), None
+
+
+def _known_photos(root: Path) -> dict[str, Path]:
+    """Return ``{sha256 of content: path}`` for every photo already in the four folders."""
+    known: dict[str, Path] = {}
+    for split in SPLITS:
+        for label in LABELS:
+            folder = root / split / label
+            if folder.is_dir():
+                for path in sorted(folder.iterdir()):
+                    if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS:
+                        known.setdefault(sha256(path), path)
+    return known
+
+
+def _save_checked(data: bytes, target: Path) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(data)
+        load_rgb(tmp)  # raises ImageProblem: then atomic_write removes the file and nothing is saved
+
+    atomic_write(target, write)
+
+
 def save_uploads(value: Sequence[Mapping] | Mapping, label: str, root: Path | str, *, split: str = "train",
                  max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[list[Path], list[tuple[str, str]]]:
     """Return ``(saved paths, problems)`` after adding uploaded photos to ``root/split/label`` (notebook 05b).
 
     ``value`` is an ipywidgets 8 ``FileUpload.value``: a tuple of dicts with ``name``,
-    ``type``, ``size``, ``content`` (a memoryview) and ``last_modified`` (a dict of such
-    dicts, ipywidgets 7's shape, works too). Each file must be at most ``max_bytes`` (20 MB)
-    and pass :func:`scan_images` (it is written to a temporary folder first); its name is
-    cleaned by :func:`safe_filename` and made unique, and the result must lie inside
-    ``root``, so a name like ``'../../x.jpg'`` can never write elsewhere. ``problems``
-    holds ``(uploaded name, reason)`` for every file not saved.
+    ``type``, ``size``, ``content`` (a memoryview) and ``last_modified``; ipywidgets 7's
+    shape (a dict keyed by file name, each entry with ``metadata`` and ``content``) works
+    too and keeps the names. Each file must be at most ``max_bytes`` (20 MB) and load with
+    :func:`load_rgb`; its name is cleaned by :func:`safe_filename` and made unique, and the
+    result must lie inside ``root``, so a name like ``'../../x.jpg'`` can never write
+    elsewhere. A photo whose content is already in one of the four folders is refused: in
+    the other split it would leak validation photos into training (only exact copies are
+    recognised, not resized ones). Each file is written atomically: a full or read-only
+    disk leaves no partial file, and stops the upload with the reason (one line naming the
+    folder and the fix) for that file and ``"not saved"`` for the rest. ``problems`` holds
+    ``(uploaded name, reason)`` for every file not saved, broken entries (no content, not a
+    dict) included; ``saved`` always lists what was written before a failure.
     """
     if label not in LABELS:
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
@@ -58,35 +124,90 @@ def save_uploads(value: Sequence[Mapping] | Mapping, label: str, root: Path | st
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = Path(root).resolve()
     folder = root / split / label
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = list(value.values()) if isinstance(value, Mapping) else list(value)
     saved: list[Path] = []
     problems: list[tuple[str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="doggy-upload-") as staging:
-        for entry in entries:
-            name = str(entry.get("name", "photo"))
-            content = entry.get("content", b"")
-            size = len(content) if content is not None else 0
-            if size > max_bytes:
-                problems.append((name, f"too large: {size / 2**20:.1f} MB, the limit is {max_bytes / 2**20:.0f} MB"))
-                continue
-            clean = safe_filename(name)
-            if Path(clean).suffix.lower() not in IMAGE_EXTENSIONS:
-                clean += ".jpg"  # Pillow reads the content, whatever the name says
-            staged = Path(staging) / clean
-            staged.write_bytes(bytes(content))
-            good, bad = scan_images(staging)
-            staged_ok = staged in good
-            if not staged_ok:
-                reason = next((why for p, why in bad if p == staged), "not readable as an image")
-                problems.append((name, reason))
-                staged.unlink(missing_ok=True)
-                continue
-            target = _unique(folder / clean).resolve()
-            if not target.is_relative_to(root):  # cannot happen after safe_filename; checked all the same
-                problems.append((name, f"refused: {target} is outside {root}"))
-                staged.unlink(missing_ok=True)
-                continue
-            shutil.move(str(staged), str(target))
-            saved.append(target)
+    entries = [_name_and_content(key, entry) for key, entry in _entries(value)]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = folder_error(exc, folder=folder)
+        if problem is None:
+            raise
+        return [], [(name, str(problem)) for name, _, _ in entries]
+    known = _known_photos(root)
+    for i, (name, content, problem) in enumerate(entries):
+        if problem is not None:
+            problems.append((name, problem))
+            continue
+        if len(content) > max_bytes:
+            problems.append((name, f"too large: {len(content) / 2**20:.1f} MB, "
+                                   f"the limit is {max_bytes / 2**20:.0f} MB"))
+            continue
+        digest = hashlib.sha256(content).hexdigest()
+        if digest in known:
+            there = known[digest].relative_to(root)
+            side = there.parts[0]
+            why = f"already in the folders as {there.as_posix()} (the same content)"
+            if side != split:
+                why += (f": the same photo in {SPLIT_WORDS[side]} and {SPLIT_WORDS[split]} would let validation "
+                        "measure memory, not recognition; keep each photo on one side")
+            problems.append((name, why))
+            continue
+        clean = safe_filename(name)
+        if Path(clean).suffix.lower() not in IMAGE_EXTENSIONS:
+            clean += ".jpg"  # Pillow reads the content, whatever the name says
+        target = _unique(folder / clean).resolve()
+        if not target.is_relative_to(root):  # cannot happen after safe_filename; checked all the same
+            problems.append((name, f"refused: {target} is outside {root}"))
+            continue
+        try:
+            _save_checked(content, target)
+        except ImageProblem as exc:
+            problems.append((name, exc.reason))
+            continue
+        except OSError as exc:
+            stop = folder_error(exc, folder=folder, need=f"{len(content) / 2**20:.1f} MB")
+            if stop is None:
+                raise
+            problems.append((name, str(stop)))
+            problems += [(rest, f"not saved: the upload stopped at {name} ({stop.args[0].split(',')[0]})")
+                         for rest, _, _ in entries[i + 1:]]
+            break
+        saved.append(target)
+        known[digest] = target
     return saved, problems
+
+
+class FeatureCache:
+    """The frozen base's features of photos, keyed by the sha256 of each file's content, not its path (notebook 05b).
+
+    ``cache(paths)`` returns one row per path, calling ``compute(new_paths)`` (a tensor with a
+    row per path) once for the photos whose content it has not seen: a photo replaced under
+    the same name gets new features, and a copy under another name reuses the old ones.
+    ``add(paths, features)`` stores features computed elsewhere; ``clear()`` forgets all
+    (call it when the base changes, as fine-tuning does).
+    """
+
+    def __init__(self, compute: Callable[[list[Path]], torch.Tensor]):
+        self.compute = compute
+        self._features: dict[str, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    def add(self, paths: Sequence[Path], features: torch.Tensor) -> None:
+        """Store ``features[i]`` as the features of the photo at ``paths[i]``."""
+        if len(paths) != len(features):
+            raise ValueError(f"{len(paths)} paths but {len(features)} rows of features")
+        self._features.update(zip((sha256(p) for p in paths), features))
+
+    def clear(self) -> None:
+        """Forget every photo's features."""
+        self._features.clear()
+
+    def __call__(self, paths: Sequence[Path]) -> torch.Tensor:
+        digests = [sha256(p) for p in paths]
+        new = {d: p for d, p in zip(digests, paths) if d not in self._features}
+        if new:
+            self._features.update(zip(new, self.compute(list(new.values()))))
+        return torch.stack([self._features[d] for d in digests])

@@ -1,7 +1,8 @@
 """Every ipywidgets panel of the course, and the one way they write into an ``Output``.
 
-Notebook 02: the 3×3 kernel editor beside the filtered photo (:func:`kernel_editor`,
-:func:`figure_output`); notebook 04: the learning-rate and beta sliders
+Notebook 01: the temperature slider above its chart (:func:`temperature_panel`); notebook 02:
+the 3×3 kernel editor beside the filtered photo (:func:`kernel_editor`, :func:`figure_output`);
+notebook 04: the learning-rate and beta sliders
 (:func:`optimizer_panel`); notebook 05b: the photo upload panel (:class:`UploadPanel`).
 The widgets only collect input and call back; what is drawn or trained stays in the
 notebook, so that the callback can also be called directly (and checked) under the test
@@ -20,8 +21,10 @@ import torch
 from IPython.display import display
 from IPython.utils.capture import capture_output
 from matplotlib.figure import Figure
+from torch.utils.data import TensorDataset
 
-from .uploads import save_uploads
+from .door_data import SPLITS, DoorData
+from .uploads import FeatureCache, save_uploads
 
 CUSTOM = "custom"
 
@@ -60,15 +63,19 @@ class KernelEditor:
         self.cells = [[widgets.FloatText(value=float(start[r, c]), step=step,
                                          layout=widgets.Layout(width=cell_width))
                        for c in range(cols)] for r in range(rows)]
+        # Sized to the grid below it and kept from shrinking inside an HBox: a squeezed Dropdown loses its
+        # border and arrow (issue 14).
+        grid_width = f"calc({cols} * {cell_width})"
         self.dropdown = widgets.Dropdown(options=[*self.presets, custom_label], value=initial,
-                                         description="preset")
+                                         description="preset", style={"description_width": "3.5em"},
+                                         layout=widgets.Layout(width=grid_width, min_width="12em"))
         for row in self.cells:
             for cell in row:
                 cell.observe(self._cell_edited, names="value")
         self.dropdown.observe(self._preset_chosen, names="value")
         grid = widgets.GridBox([cell for row in self.cells for cell in row],
                                layout=widgets.Layout(grid_template_columns=f"repeat({cols}, {cell_width})"))
-        self.widget = widgets.VBox([self.dropdown, grid])
+        self.widget = widgets.VBox([self.dropdown, grid], layout=widgets.Layout(flex="0 0 auto", overflow="visible"))
 
     def kernel(self) -> torch.Tensor:
         """Return the numbers now in the grid as a float32 tensor of the presets' shape (notebook 02)."""
@@ -166,6 +173,29 @@ def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable
     return panel, redraw
 
 
+def temperature_panel(draw: Callable[[float], Figure], *, value: float = 1.0, low: float = 0.01,
+                      high: float = 100.0) -> widgets.VBox:
+    """Return a log-scale temperature slider above the chart ``draw(T)`` returns, drawn once at ``value`` (notebook 01).
+
+    The chart is drawn into the panel's ``output`` (an ``Output``) when the panel is built and
+    again each time the slider moves, replacing the previous one: the panel always shows one
+    chart, and nothing is drawn below the cell. ``panel.slider`` is the ``FloatLogSlider``, so
+    code can move it (``panel.slider.value = 0.1``) as a learner would. Raises ``ValueError``
+    unless ``0 < low <= value <= high``.
+    """
+    if not 0 < low <= value <= high:
+        raise ValueError(f"need 0 < low <= value <= high, got low={low}, value={value}, high={high}")
+    output, redraw = figure_output(draw)
+    slider = widgets.FloatLogSlider(value=value, base=10, min=float(np.log10(low)), max=float(np.log10(high)),
+                                    step=0.05, description="T", readout_format=".3g", continuous_update=False,
+                                    layout=widgets.Layout(width="28em"))
+    slider.observe(lambda change: redraw(change["new"]), names="value")
+    redraw(value)
+    panel = widgets.VBox([slider, output])
+    panel.slider, panel.output = slider, output
+    return panel
+
+
 def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
                     lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
                     beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None) -> widgets.VBox:
@@ -222,13 +252,27 @@ class UploadPanel:
 
     ``panel.widget`` is what a notebook displays. The handlers are plain methods, so they
     also run without a browser: ``panel.add(value)`` takes a ``FileUpload.value``-shaped
-    tuple, ``panel.retrain()`` calls the ``retrain`` function given. Both return the text
-    they also print into the panel's output area.
+    tuple, ``panel.retrain()`` retrains. Both return the text they also show in the panel's
+    output area.
+
+    With ``build`` (returns the :class:`~helpers.door_data.DoorData` to train on, e.g.
+    ``lambda: build_door_data(DATA)``) and ``features`` (the frozen base's features of a list
+    of photo paths), ``retrain()`` reads the folders again, takes every photo's features from
+    ``panel.features`` (a :class:`~helpers.uploads.FeatureCache`: computed once per content),
+    calls ``retrain(train_set, valid_set)`` (``TensorDataset`` of features and labels) and
+    reports its text, the photos used and every file not used, with the reason. Without
+    them, ``retrain()`` calls ``retrain()`` and shows what it returns.
     """
 
-    def __init__(self, root: Path | str, retrain: Callable[[], str]):
+    def __init__(self, root: Path | str, retrain: Callable[..., str], *,
+                 build: Callable[[], DoorData] | None = None,
+                 features: Callable[[list[Path]], torch.Tensor] | None = None):
+        if (build is None) != (features is None):
+            raise ValueError("pass build= and features= together (or neither)")
         self.root = Path(root)
         self._retrain = retrain
+        self._build = build
+        self.features = FeatureCache(features) if features is not None else None
         wide = {"style": {"description_width": "initial"}}
         # wide enough for "Choose photos (12)": the file count is part of the button's text
         self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Choose photos",
@@ -266,7 +310,7 @@ class UploadPanel:
         return self._say("\n".join(lines))
 
     def retrain(self) -> str:
-        """Call the ``retrain`` function and return (and show) what it reports; a second call while one runs is refused.
+        """Retrain (see the class) and return (and show) the report; a second call while one runs is refused.
 
         While it runs the button is disabled and reads "Retraining…", and the panel says so.
         """
@@ -276,10 +320,28 @@ class UploadPanel:
         self.retrain_button.description, self.retrain_button.icon = "Retraining…", "hourglass-half"
         self._say("retraining: features of photos not seen yet, then a fresh head (the button comes back when done)…")
         try:
-            return self._say(str(self._retrain()))
+            return self._say(self._run_retrain())
         finally:
             self.busy, self.retrain_button.disabled = False, False
             self.retrain_button.description, self.retrain_button.icon = "Retrain", "refresh"
+
+    def _run_retrain(self) -> str:
+        if self._build is None:
+            return str(self._retrain())
+        data = self._build()
+        sets = {}
+        for split in SPLITS:
+            features = self.features([p for p, _ in data.items[split]])
+            labels = torch.tensor([y for _, y in data.items[split]], device=features.device)
+            sets[split] = TensorDataset(features, labels)
+        c = data.counts()
+        lines = [str(self._retrain(sets["train"], sets["valid"])),
+                 f"{len(sets['train'])} training and {len(sets['valid'])} validation photos "
+                 f"({len(data.yours)} of them yours): train {c['train']}, valid {c['valid']}"]
+        if data.problems:
+            lines.append(f"{len(data.problems)} files not used:")
+            lines += [f"  {p}: {why}" for p, why in data.problems]
+        return "\n".join(lines)
 
     def reset(self) -> None:
         """Return the panel to how it starts: Bo, training, nothing said, nothing just saved (notebook 05b's demo)."""

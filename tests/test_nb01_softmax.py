@@ -50,8 +50,35 @@ def test_golden_outputs_show_mccaffreys_figures(notebook):
                          "rerun `.venv/bin/python tools/notebooks.py golden notebooks/01_softmax_stability.ipynb`")
 
 
-def test_the_slider_redraw_is_also_called_directly(notebook):
-    calls = [node for cell in _code_cells(notebook) for node in ast.parse(cell.source).body
-             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-             and getattr(node.value.func, "id", None) == "draw_temperature"]
-    assert calls, "draw_temperature must be called directly once so that it runs under nbval without a browser"
+def test_the_temperature_chart_is_drawn_once_by_the_panel(notebook):
+    """The T = 1 chart used to appear twice: drawn by a direct call, then again by the slider."""
+    calls = [node.value for cell in _code_cells(notebook) for node in ast.parse(cell.source).body
+             if isinstance(node, (ast.Expr, ast.Assign)) and isinstance(node.value, ast.Call)]
+    names = [getattr(call.func, "id", None) for call in calls]
+    assert "draw_temperature" not in names, "a direct draw_temperature(...) call draws the chart a second time"
+    assert "temperature_panel" in names, "the slider is built with helpers.widgets.temperature_panel"
+
+
+def test_temperature_panel_shows_one_chart_and_redraws_on_a_move():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.widgets import temperature_panel
+
+    drawn = []
+
+    def draw(t):
+        drawn.append(t)
+        fig, ax = plt.subplots()
+        ax.set_title(f"T = {t}")
+        return fig
+
+    panel = temperature_panel(draw, value=1.0)
+    assert drawn == [1.0] and len(panel.output.outputs) == 1
+    panel.slider.value = 0.1
+    assert drawn[-1] == pytest.approx(0.1) and len(drawn) == 2
+    assert len(panel.output.outputs) == 1, "one chart, the new one (the old one replaced)"
+    assert plt.get_fignums() == [], "the panel closes its figures (none shown again below the cell)"
+    with pytest.raises(ValueError, match="0 < low <= value <= high"):
+        temperature_panel(draw, value=1000.0)

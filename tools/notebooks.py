@@ -53,9 +53,14 @@ README_KEYS: dict[str, list[str]] = {
     "00_setup_and_devices": ["matmul median {matmul_device_ms:.2f} ms",
                              "one cold call = {cold_call_ratio:.1f}× the median"],
     "01_softmax_stability": ["stable softmax within {stable_softmax_max_error:.1e} of float64 torch",
-                             "log-softmax within {log_softmax_max_error:.1e}"],
+                             "log-softmax within {log_softmax_max_error:.1e}",
+                             "naive softmax nan from logit {naive_nan_from_t:.2f}",
+                             "bfloat16 median error naive {bf16_random_median_error_naive:.1e}, "
+                             "stable {bf16_random_median_error_stable:.1e}"],
     "02_image_kernels": ["loops, unfold, F.conv2d agree to {implementations_max_diff:.0e}",
-                         "small CNN test accuracy {cnn_test_accuracy:.3f}"],
+                         "small CNN test accuracy {cnn_test_accuracy:.3f}",
+                         "time vs F.conv2d at {timing_image_size}²: loops ×{loops_vs_conv2d_ratio:.0f}, "
+                         "unfold ×{unfold_vs_conv2d_ratio:.1f} (noise floor ×{timing_noise_floor:.2f})"],
     "03_batch_sizes": ["verdict: {verdict}", "accumulated vs one batch {accumulation_diff:.0e}"],
     "04_adam": ["hand-written Adam vs torch {adam_gap:.0e}",
                 "accuracy at lr 1e-3: Adam {adam_accuracy_lr_1e_3:.3f}, SGD {sgd_accuracy_lr_1e_3:.3f}"],

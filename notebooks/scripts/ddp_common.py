@@ -28,24 +28,37 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from ddp_faults import JobError, check_data, read_snapshot, remove_stale_temporaries, run, stop_together, wrong_snapshot
 from torch import nn
 from torch.utils.data import TensorDataset
 
+__all__ = ["JobError", "run"]  # used by the scripts through this module
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
 IMAGE_PIXELS = 28 * 28
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training set, pixels in [0, 1]
+
+
+def _path(text: str) -> Path:
+    return Path(text).expanduser()  # the shell leaves `--data-dir=~/x` (and a quoted '~/x') as it is
+
+
+def _default_data_dir() -> Path:
+    override = os.environ.get("COURSE_DATA", "").strip()  # as helpers.config.data_path reads it
+    return REPO_ROOT / Path(override).expanduser() if override else REPO_ROOT / "data"
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     """Return the options both training scripts understand."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=int, default=4, help="epochs to train in all (default 4)")
-    parser.add_argument("--snapshot", type=Path, default=None,
+    parser.add_argument("--snapshot", type=_path, default=None,
                         help="snapshot file: resume from it when it exists, rewrite it after every epoch")
     parser.add_argument("--fail-at-epoch", type=int, default=None, metavar="K",
                         help="crash at the start of epoch K (0-based), on the first attempt only")
     parser.add_argument("--fail-rank", type=int, default=0, metavar="R", help="which rank crashes (default 0)")
-    parser.add_argument("--result", type=Path, default=None, help="JSON file that rank 0 writes at the end")
+    parser.add_argument("--result", type=_path, default=None, help="JSON file that rank 0 writes at the end")
     parser.add_argument("--train-size", type=int, default=4096, help="training images used (default 4096)")
     parser.add_argument("--test-size", type=int, default=1000, help="test images for the final loss (default 1000)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size per process (default 64)")
@@ -54,8 +67,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pg-timeout", type=float, default=60.0,
                         help="seconds a collective may wait before failing (default 60, torch's is 30 min)")
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("COURSE_DATA") or REPO_ROOT / "data"),
+    parser.add_argument("--data-dir", type=_path, default=_default_data_dir(),
                         help="folder holding FashionMNIST/raw/ (default: $COURSE_DATA or the repository's data/)")
     return parser
 
@@ -127,22 +139,24 @@ def inject_fault(args: argparse.Namespace, proc: Process, epoch: int) -> None:
 
 
 def _read_idx(path: Path, header: int, count: int, item_size: int) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: Fashion-MNIST is not unpacked there. "
-                                "Fix: run `make data` (or `python -m helpers.prepare`) in the repository.")
     data = np.fromfile(path, dtype=np.uint8, count=count * item_size, offset=header)
     if data.size != count * item_size:
         raise ValueError(f"{path} holds fewer than {count} items; use a smaller --train-size/--test-size")
     return data
 
 
-def load_fashion_mnist(data_dir: Path, train_size: int, test_size: int) -> tuple[TensorDataset, TensorDataset]:
+def load_fashion_mnist(data_dir: Path, train_size: int, test_size: int,
+                       proc: Process | None = None) -> tuple[TensorDataset, TensorDataset]:
     """Return the first ``train_size`` training and ``test_size`` test images, standardised, as tensors.
 
-    Reads the unpacked idx files straight away (16-byte header for images, 8 for labels):
-    every process of every attempt loads its data, so this is kept to a few milliseconds.
+    Rank 0 first checks the files (:func:`check_data`, a quarter of a second) and every rank
+    stops when they are bad (:func:`stop_together`). Then each reads the unpacked idx files
+    straight away (16-byte header for images, 8 for labels): every process of every attempt
+    loads its data, so this is kept to a few milliseconds.
     """
     raw = Path(data_dir) / "FashionMNIST" / "raw"
+    if proc is not None:
+        stop_together(proc, check_data(data_dir) if proc.rank == 0 else None)
 
     def split(prefix: str, n: int) -> TensorDataset:
         pixels = _read_idx(raw / f"{prefix}-images-idx3-ubyte", 16, n, IMAGE_PIXELS)
@@ -163,8 +177,9 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Fill a temporary file beside ``path`` with ``write(fh)``, flush it to disk, rename it over ``path``.
 
     Readers (a restarted job) see the old file or the whole new one, never half of one. The
-    same idea as ``helpers.files.atomic_write``, kept here so that the scripts need nothing
-    from ``helpers``; on an error the temporary file is removed and the error propagates.
+    same idea as ``helpers.files.atomic_write``, with a file handle and an ``fsync``; on an
+    error the temporary file is removed and the error propagates (a kill leaves it:
+    :func:`remove_stale_temporaries` cleans up on the next start).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,15 +207,45 @@ def save_snapshot(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     atomic_write(path, lambda fh: torch.save(snapshot, fh))
 
 
-def load_snapshot(path: Path | None, model: nn.Module, optimizer: torch.optim.Optimizer,
-                  device: torch.device) -> tuple[int, list[float]]:
-    """Restore model and optimizer from ``path`` if it exists; return (epoch to start at, history)."""
-    if path is None or not Path(path).is_file():
+def resume(args: argparse.Namespace, proc: Process, model: nn.Module,
+           optimizer: torch.optim.Optimizer) -> tuple[int, list[float]]:
+    """Restore model and optimizer from ``--snapshot`` if it exists; return (epoch to start at, history).
+
+    Rank 0 first removes temporary files of a snapshot or result whose writer was killed, and
+    checks the snapshot: an empty, truncated or foreign file, another ``--hidden``, or more
+    finished epochs than ``--epochs`` stop every rank (:func:`stop_together`) with a message
+    naming the file and the fix. Then every rank loads it (``weights_only=True``).
+    """
+    path = args.snapshot
+    problem, snapshot = None, None
+    if proc.rank == 0:
+        for target in (args.snapshot, args.result):
+            removed = remove_stale_temporaries(target) if target is not None else []
+            if removed:
+                log(proc, f"removed {len(removed)} temporary file(s) of a killed writer: "
+                          + ", ".join(p.name for p in removed))
+        if path is not None and path.is_file():
+            snapshot, problem = read_snapshot(path, proc.device)
+            problem = problem or wrong_snapshot(path, snapshot, model, args)
+    stop_together(proc, problem)
+    found = [path is not None and path.is_file()]
+    dist.broadcast_object_list(found, src=0)  # rank 0's answer counts: all ranks resume, or none
+    if not found[0]:
         return 0, []
-    snapshot = torch.load(path, map_location=device, weights_only=True)
+    if snapshot is None:  # ranks other than 0 read it themselves (on another machine it is their copy)
+        if not path.is_file():
+            raise JobError(f"rank {proc.rank}: rank 0 resumes from {path}, which is not on this machine. Fix: keep "
+                           "the snapshot on storage every machine reads (or copy it to each), or start afresh.")
+        snapshot, problem = read_snapshot(path, proc.device)
+        if problem:
+            raise JobError(f"rank {proc.rank}: {problem}")
     model.load_state_dict(snapshot["model"])
     optimizer.load_state_dict(snapshot["optimizer"])
-    return int(snapshot["next_epoch"]), [float(v) for v in snapshot["history"]]
+    start = int(snapshot["next_epoch"])
+    if start == args.epochs and proc.rank == 0:
+        log(proc, f"the snapshot {path} already holds all {start} epochs: nothing left to train "
+                  "(delete it to train again)")
+    return start, [float(v) for v in snapshot["history"]]
 
 
 def mean_over_ranks(loss_sum: torch.Tensor, count: int, device: torch.device) -> float:

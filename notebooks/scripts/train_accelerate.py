@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> dict:
         cpu=proc.device.type == "cpu",
         # a sampler seeded by epoch, so that a resumed run sees the same shuffles (set_epoch below)
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
-    train_data, test_data = ddp_common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
+    train_data, test_data = ddp_common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size, proc)
 
     model = ddp_common.make_model(args.hidden, args.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    start_epoch, history = ddp_common.load_snapshot(args.snapshot, model, optimizer, proc.device)
+    start_epoch, history = ddp_common.resume(args, proc, model, optimizer)
     ddp_common.log(proc, f"Accelerate: {accelerator.distributed_type} on {accelerator.device}, "
                f"{accelerator.num_processes} processes, starting at epoch {start_epoch}")
     loader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True)
@@ -76,4 +76,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    ddp_common.run(main)

@@ -48,11 +48,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     proc = ddp_common.init_distributed(args.pg_timeout)
     ddp_common.check_fault_options(args, proc.world_size)
-    train_data, test_data = ddp_common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
+    train_data, test_data = ddp_common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size, proc)
 
     model = ddp_common.make_model(args.hidden, args.seed).to(proc.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    start_epoch, history = ddp_common.load_snapshot(args.snapshot, model, optimizer, proc.device)
+    start_epoch, history = ddp_common.resume(args, proc, model, optimizer)
     ddp_common.log(proc, f"{proc.backend} on {proc.device}, starting at epoch {start_epoch}"
                + (" (from the snapshot)" if start_epoch else ""))
     ddp_model = DDP(model, device_ids=[proc.local_rank] if proc.device.type == "cuda" else None)
@@ -92,4 +92,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    ddp_common.run(main)
