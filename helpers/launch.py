@@ -9,6 +9,7 @@ period) and raises with the last lines of output when the job fails.
 """
 from __future__ import annotations
 
+import io
 import os
 import queue
 import re
@@ -138,6 +139,60 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class _WholeLines(io.TextIOBase):
+    """A text stream that hands ``stream`` whole lines only, in one write each (see :func:`fork_launch`)."""
+
+    def __init__(self, stream):
+        self.stream, self.pending = stream, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        if "\n" in self.pending:
+            done, self.pending = self.pending.rsplit("\n", 1)
+            self.stream.write(done + "\n")
+            self.stream.flush()
+        return len(text)
+
+    def flush(self) -> None:  # a partial line waits for its end (or for finish)
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending)
+            self.pending = ""
+        self.stream.flush()
+
+
+def fork_launch(function: Callable[..., object], args: Sequence[object] = (), *, nproc: int,
+                max_restarts: int = 0) -> None:
+    """Return None after running ``function(*args)`` in ``nproc`` forked copies of this kernel (notebook 06).
+
+    Accelerate's ``notebook_launcher`` on a free port, with ``max_restarts`` (torch's elastic
+    agent restarts every copy when one fails). No new Python starts, so no start-up cost; CUDA
+    must not be initialised in the kernel before (a forked child cannot use it). Each copy's
+    output reaches the notebook as whole lines: a forked child's ``print`` otherwise arrives in
+    pieces (the text, the space, the newline), interleaved with the other copies' and as empty
+    outputs.
+    """
+    from accelerate import notebook_launcher  # heavy: only where a notebook forks
+
+    def whole_lines(*call_args):
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _WholeLines(saved[0]), _WholeLines(saved[1])
+        try:
+            return function(*call_args)
+        finally:
+            sys.stdout.finish()
+            sys.stderr.finish()
+            sys.stdout, sys.stderr = saved  # one process: notebook_launcher ran it in this kernel
+
+    notebook_launcher(whole_lines, args=tuple(args), num_processes=nproc, use_port=str(free_port()),
+                      max_restarts=max_restarts)
 
 
 def torchrun_command(script: str | Path, args: Sequence[str] = (), *, nproc: int,

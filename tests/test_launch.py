@@ -257,16 +257,14 @@ def test_descendants_finds_children_and_grandchildren():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="forks this process: CPU-only machines (notebook 06 checks GPUs)")
 def test_two_gloo_processes_train_identical_copies(tmp_path):
-    """Two forked processes (accelerate's notebook_launcher, as in notebook 06) run train_ddp.main."""
-    from accelerate import notebook_launcher
-
+    """Two forked processes (launch.fork_launch, as in notebook 06) run train_ddp.main."""
     sys.path.insert(0, str(SCRIPTS))
     try:
         import train_ddp
     finally:
         sys.path.remove(str(SCRIPTS))
     argv = [str(a) for a in FAST_JOB + ["--result", tmp_path / "result.json", "--check-grad"]]
-    notebook_launcher(train_ddp.main, args=(argv,), num_processes=2, use_port=str(dist_helpers.free_port()))
+    dist_helpers.fork_launch(train_ddp.main, (argv,), nproc=2)
     result = json.loads((tmp_path / "result.json").read_text())
     assert (result["world_size"], result["backend"], result["device"]) == (2, "gloo", "cpu")
     assert (result["attempt"], result["start_epoch"]) == (0, 0)
@@ -274,3 +272,26 @@ def test_two_gloo_processes_train_identical_copies(tmp_path):
     assert len(result["history"]) == 3 and result["history"][-1] < result["history"][0]
     # DDP's gradient is the mean of the ranks' own gradients, which really differ
     assert result["grad_max_abs_diff"] < 1e-6 < result["local_grads_max_abs_spread"]
+
+
+def test_forked_output_reaches_the_notebook_as_whole_lines():
+    """A forked child's print arrives in pieces (text, separator, newline); fork_launch's stream joins them."""
+    class Recorder:
+        def __init__(self):
+            self.writes = []
+
+        def write(self, text):
+            self.writes.append(text)
+
+        def flush(self):
+            pass
+
+    sink = Recorder()
+    lines = dist_helpers._WholeLines(sink)
+    print("epoch", 1, "loss", 0.5, file=lines, flush=True)  # five writes and a flush
+    lines.write("partial")
+    assert sink.writes == ["epoch 1 loss 0.5\n"]
+    lines.write(" line\nnext")
+    assert sink.writes[-1] == "partial line\n"
+    lines.finish()
+    assert sink.writes[-1] == "next"

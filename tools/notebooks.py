@@ -72,7 +72,9 @@ README_KEYS: dict[str, list[str]] = {
                                     "answers, at 1e-6 {imagenet_kept_lr_1e_6:.0%}",
                                     "cached features {feature_cache_speedup:.0f}× faster per epoch"],
     "06_multi_gpu_training": ["final loss {final_loss:.6f}", "resumed = clean: {resumed_equals_clean}",
-                              "accuracy {final_accuracy:.3f}"],
+                              "accuracy {final_accuracy:.3f}",
+                              "Trainer resumed = clean: {trainer_resumed_equals_clean}",
+                              "node B lost: finished on {elastic_world_size_after_loss} process"],
 }
 GOLDEN_MARK = "# NBVAL_CHECK_OUTPUT"
 GOLDEN_TAG = "nbval-check-output"

@@ -1,0 +1,376 @@
+"""Two ``torchrun`` agents on one machine as two "nodes" of an elastic job, and losing one (notebook 06).
+
+On a cluster every machine runs one ``torchrun`` agent; the agents find each other through
+a *rendezvous* (``--rdzv-backend=c10d``: a key-value store that one agent hosts at
+``--rdzv-endpoint``), agree on the world size and start their workers. With
+``--nnodes=1:2`` the job runs on one or two nodes, so it can lose one and go on.
+
+:class:`ElasticJob` starts the agents here, one subprocess each (node A hosts the store,
+``is_host=1``), streams their output line by line with a ``[node X]`` prefix, waits for a
+line of output (:meth:`ElasticJob.wait_for`), kills a node's agent, its workers or both
+(:meth:`ElasticJob.kill`; torchrun starts each worker in a session of its own, so the
+worker is found through the agent's process tree with ``psutil``, not by a group signal)
+and, whatever happens, stops every process it started (:meth:`ElasticJob.close`, also on a
+timeout or an interrupted kernel).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from .launch import LaunchTimeout, free_port
+
+# The rendezvous settings notebook 06 uses (--rdzv-conf), and why:
+RDZV_CONF: dict[str, int] = {
+    "join_timeout": 60,           # a round must complete within a minute (default 600 s)
+    "last_call_timeout": 3,       # once the minimum (1 node) is there, wait 3 s for more (default 30 s)
+    "close_timeout": 10,          # closing a finished rendezvous (default 30 s)
+    "keep_alive_interval": 1,     # each agent's heartbeat, seconds (default 5) ...
+    "keep_alive_max_attempt": 2,  # ... a node silent this many beats is dead (default 3: 15 s)
+    "read_timeout": 20,           # how long a store client waits for the store (default 60 s)
+}
+
+
+@dataclass
+class Node:
+    """One agent (a "node") of an :class:`ElasticJob`: its process and the lines it printed."""
+
+    name: str
+    command: list[str]
+    process: subprocess.Popen
+    lines: list[str] = field(default_factory=list)
+    workers: list[int] = field(default_factory=list)  # worker pids seen so far
+    killed: list[str] = field(default_factory=list)   # "agent", "workers"
+
+    @property
+    def returncode(self) -> int | None:
+        """The agent's exit code (None while it runs; negative: killed by that signal)."""
+        return self.process.poll()
+
+    @property
+    def output(self) -> str:
+        """Return everything this node printed, as one string."""
+        return "\n".join(self.lines)
+
+
+def agent_command(script: str | Path, args: Sequence[str] = (), *, endpoint: str, run_id: str,
+                  nnodes: str = "1:2", nproc_per_node: int = 1, max_restarts: int = 1,
+                  backend: str = "c10d", is_host: bool | None = None,
+                  rdzv_conf: Mapping[str, int] | None = None, monitor_interval: float = 0.2) -> list[str]:
+    """Return the ``python -m torch.distributed.run`` argument list of one node of an elastic job (notebook 06).
+
+    Every node gets the same ``--nnodes`` (``MIN:MAX``), ``--rdzv-backend`` (``c10d``: a store
+    that one of the agents runs; ``etcd-v2``: an etcd server outside the job),
+    ``--rdzv-endpoint`` (host:port of the store) and ``--rdzv-id`` (the job's name: agents with
+    another id never meet). With c10d, ``is_host`` says which agent runs the store (``None``:
+    torchrun guesses from the host name, and on one machine every agent would try).
+    ``rdzv_conf`` defaults to :data:`RDZV_CONF`.
+    """
+    if nproc_per_node < 1:
+        raise ValueError(f"nproc_per_node must be at least 1, got {nproc_per_node}")
+    if max_restarts < 0:
+        raise ValueError(f"max_restarts must be >= 0, got {max_restarts}")
+    if not re.fullmatch(r"\d+(:\d+)?", nnodes):
+        raise ValueError(f"nnodes must be N or MIN:MAX, got {nnodes!r}")
+    conf = dict(RDZV_CONF if rdzv_conf is None else rdzv_conf)
+    if is_host is not None:
+        if backend != "c10d":
+            raise ValueError(f"is_host applies to the c10d backend only, not {backend!r}")
+        conf["is_host"] = int(is_host)
+    return [sys.executable, "-m", "torch.distributed.run", f"--nnodes={nnodes}",
+            f"--nproc-per-node={nproc_per_node}", f"--rdzv-backend={backend}", f"--rdzv-endpoint={endpoint}",
+            f"--rdzv-id={run_id}", f"--rdzv-conf={','.join(f'{k}={v}' for k, v in conf.items())}",
+            f"--max-restarts={max_restarts}", f"--monitor-interval={monitor_interval:g}",
+            str(script), *map(str, args)]
+
+
+class ElasticJob:
+    """An elastic job of ``nodes`` torchrun agents on this machine (notebook 06); use it as a context manager.
+
+    ``ElasticJob(script, args)`` starts nothing; :meth:`start` starts every node. With the
+    ``c10d`` backend the first node hosts the rendezvous store on ``127.0.0.1:port``; with
+    ``etcd-v2``, ``endpoint`` names a running etcd server (started with ``--enable-v2``) and
+    no node holds the store. All output is kept per node and
+    passed to ``echo`` as ``[node A] ...`` (``True``: print it; a callable receives each line;
+    ``False``: keep quiet). ``timeout`` bounds the whole job: :meth:`wait_for` and :meth:`wait`
+    raise :class:`~helpers.launch.LaunchTimeout` past it, after stopping everything.
+    """
+
+    def __init__(self, script: str | Path, args: Sequence[str] = (), *, nodes: Sequence[str] = ("A", "B"),
+                 nnodes: str | None = None, nproc_per_node: int = 1, max_restarts: int = 1,
+                 rdzv_conf: Mapping[str, int] | None = None, backend: str = "c10d",
+                 endpoint: str | None = None, run_id: str | None = None, timeout: float = 180.0,
+                 echo: bool | Callable[[str], None] = True, env: Mapping[str, str] | None = None):
+        if len(nodes) < 1 or len(set(nodes)) != len(nodes):
+            raise ValueError(f"nodes must be distinct names, got {list(nodes)}")
+        self.script, self.args = script, [str(a) for a in args]
+        self.names = list(nodes)
+        self.nnodes = nnodes or f"1:{len(self.names)}"
+        self.nproc_per_node, self.max_restarts = nproc_per_node, max_restarts
+        self.rdzv_conf = dict(RDZV_CONF if rdzv_conf is None else rdzv_conf)
+        if backend != "c10d" and endpoint is None:
+            raise ValueError(f"the {backend!r} backend needs endpoint= (host:port of its server)")
+        self.backend = backend
+        self.endpoint = endpoint or f"127.0.0.1:{free_port()}"
+        self.run_id = run_id or f"notebook06-{os.getpid()}-{time.time_ns() % 10**9}"
+        self.timeout = timeout
+        self._say = print if echo is True else (echo or (lambda line: None))
+        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.nodes: dict[str, Node] = {}
+        self._lines: queue.Queue[tuple[str, str | None]] = queue.Queue()  # (node, line); None: pipe closed
+        self._open: set[str] = set()
+        self._started = 0.0
+        self.events: list[tuple[float, str]] = []  # (seconds since start, what happened)
+
+    # --- starting -------------------------------------------------------------------------
+    def command(self, name: str) -> list[str]:
+        """Return the command that starts node ``name`` (with c10d the first node hosts the store)."""
+        return agent_command(self.script, self.args, endpoint=self.endpoint, run_id=self.run_id,
+                             nnodes=self.nnodes, nproc_per_node=self.nproc_per_node,
+                             max_restarts=self.max_restarts, backend=self.backend,
+                             is_host=name == self.names[0] if self.backend == "c10d" else None,
+                             rdzv_conf=self.rdzv_conf)
+
+    def start(self) -> ElasticJob:
+        """Start every node's agent: the others first, so that they are already waiting when the
+        store comes up, then the host; return ``self``."""
+        self._started = time.perf_counter()
+        for name in [*self.names[1:], self.names[0]]:
+            command = self.command(name)
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       errors="replace", bufsize=1, env=self._env, start_new_session=True)
+            self.nodes[name] = Node(name, command, process)
+            self._open.add(name)
+            threading.Thread(target=self._pump, args=(name, process), daemon=True).start()
+            self._note(f"started node {name} (agent pid {process.pid})")
+        return self
+
+    def __enter__(self) -> ElasticJob:
+        return self.start() if not self.nodes else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _pump(self, name: str, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self._lines.put((name, line.rstrip("\n")))
+        self._lines.put((name, None))
+
+    def _note(self, what: str) -> None:
+        self.events.append((round(time.perf_counter() - self._started, 2), what))
+
+    def elapsed(self) -> float:
+        """Return the seconds since :meth:`start`."""
+        return time.perf_counter() - self._started
+
+    # --- reading the output ----------------------------------------------------------------
+    def _next_line(self, deadline: float) -> tuple[str, str] | None:
+        """Return the next (node, line), or None once every pipe is closed; raise past ``deadline``."""
+        while self._open:
+            self._remember_workers()
+            try:
+                name, line = self._lines.get(timeout=max(0.02, min(0.2, deadline - time.perf_counter())))
+            except queue.Empty:
+                if time.perf_counter() > deadline:
+                    self._timed_out()
+                continue
+            if line is None:
+                self._open.discard(name)
+                continue
+            self.nodes[name].lines.append(line)
+            self._say(f"[node {name}] {line}")
+            return name, line
+        return None
+
+    def _timed_out(self) -> None:
+        tail = "\n".join(f"[node {n}] {line}" for n in self.names for line in self.nodes[n].lines[-8:])
+        self.close()
+        raise LaunchTimeout(f"elastic job {self.run_id} ({', '.join(self.names)}) ran past its timeout of "
+                            f"{self.timeout:g} s and was stopped. Last lines of each node:\n{tail}\n"
+                            "Fix: look for a node waiting in the rendezvous (join_timeout) or a rank "
+                            "stuck in a collective, or raise timeout=.",
+                            returncode=None, lines=[line for n in self.names for line in self.nodes[n].lines])
+
+    def wait_for(self, pattern: str, node: str | None = None) -> tuple[str, re.Match]:
+        """Read output until a line (of ``node``, or of any node) matches the regular expression
+        ``pattern``; return (node name, match). Raises ``RuntimeError`` if every node has
+        exited without printing it, :class:`LaunchTimeout` past the job's timeout."""
+        regex, deadline = re.compile(pattern), self._started + self.timeout
+        while (got := self._next_line(deadline)) is not None:
+            name, line = got
+            if (node is None or name == node) and (match := regex.search(line)):
+                self._note(f"node {name} printed {line.strip()[:80]!r}")
+                return name, match
+        raise RuntimeError(f"every node exited without printing a line matching {pattern!r}"
+                           + (f" on node {node}" if node else "") + "; exit codes "
+                           + ", ".join(f"{n}: {self.nodes[n].returncode}" for n in self.names))
+
+    def wait(self) -> dict[str, int]:
+        """Read output until every node has exited; return each node's exit code (``-9``: SIGKILL)."""
+        deadline = self._started + self.timeout
+        while self._next_line(deadline) is not None:
+            pass
+        for name, n in self.nodes.items():
+            try:
+                n.process.wait(timeout=max(0.1, deadline - time.perf_counter()))
+            except subprocess.TimeoutExpired:
+                self._timed_out()
+            self._note(f"node {name} exited with code {n.returncode}")
+        return {name: n.returncode for name, n in self.nodes.items()}
+
+    # --- processes -------------------------------------------------------------------------
+    def _remember_workers(self) -> None:
+        for n in self.nodes.values():
+            if "agent" in n.killed:
+                continue
+            try:
+                kids = psutil.Process(n.process.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                continue
+            n.workers += [k.pid for k in kids if k.pid not in n.workers]
+
+    def workers(self, name: str) -> list[psutil.Process]:
+        """Return node ``name``'s worker processes that are still alive (whether or not their agent is)."""
+        self._remember_workers()
+        alive = []
+        for pid in self.nodes[name].workers:
+            try:
+                p = psutil.Process(pid)
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        return alive
+
+    def kill(self, name: str, *, agent: bool = True, workers: bool = True) -> list[int]:
+        """SIGKILL node ``name``'s agent, its workers, or both (a lost machine: no clean-up runs),
+        wait until they are gone, and return their pids. The workers are looked up first: once the agent is gone they
+        belong to no one and ``psutil`` can no longer find them as its children."""
+        n = self.nodes[name]
+        targets = (self.workers(name) if workers else [])
+        if agent:
+            try:
+                targets.append(psutil.Process(n.process.pid))
+            except psutil.NoSuchProcess:
+                pass
+        for p in targets:
+            try:
+                p.send_signal(signal.SIGKILL)
+            except psutil.NoSuchProcess:
+                pass
+        # wait until they are gone (the agent is our child: Popen reaps it and keeps its exit code)
+        psutil.wait_procs([p for p in targets if p.pid != n.process.pid], timeout=10)
+        if agent:
+            n.process.wait(timeout=10)
+        n.killed += [w for w, on in (("workers", workers), ("agent", agent)) if on]
+        what = " and ".join(w for w, on in (("agent", agent), ("workers", workers)) if on)
+        self._note(f"killed node {name}'s {what} (pids {[p.pid for p in targets]})")
+        return [p.pid for p in targets]
+
+    def close(self, grace: float = 10.0) -> None:
+        """Stop every process this job started and is still running: SIGTERM to each agent's
+        process group (torchrun passes it on to its workers), then, after ``grace`` seconds,
+        SIGKILL to every agent and every worker, orphans included. Safe to call twice."""
+        self._remember_workers()
+        family: list[psutil.Process] = []
+        for n in self.nodes.values():
+            for pid in [n.process.pid, *n.workers]:
+                try:
+                    family.append(psutil.Process(pid))
+                except psutil.NoSuchProcess:
+                    pass
+            if n.process.poll() is None:
+                try:
+                    os.killpg(n.process.pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for p in family:  # the workers too: an orphan (its agent killed) has no one to pass SIGTERM on
+            try:
+                p.terminate()
+            except psutil.NoSuchProcess:
+                pass
+        _, still = psutil.wait_procs(family, timeout=grace)
+        for p in still:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(still, timeout=5)
+        for n in self.nodes.values():
+            try:
+                n.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+class EtcdUnavailable(RuntimeError):
+    """No etcd server binary, or no ``python-etcd`` client for torchrun's ``etcd-v2`` backend."""
+
+
+@contextlib.contextmanager
+def etcd_server(data_dir: str | Path, *, timeout: float = 30.0) -> Iterator[str]:
+    """Run a one-member etcd server with its v2 API on free local ports; yield its ``host:port`` (notebook 06).
+
+    A rendezvous store that is not on any training node: torchrun's ``--rdzv-backend=etcd-v2``
+    talks to it with the ``python-etcd`` client (v2 API, which etcd 3.4 serves only with
+    ``--enable-v2``). The server's files go to ``data_dir``; it is stopped on exit.
+    Raises :class:`EtcdUnavailable` saying what to install when either piece is missing.
+    """
+    binary = shutil.which("etcd")
+    if binary is None:
+        raise EtcdUnavailable("no `etcd` program on PATH: the etcd-v2 rendezvous needs an etcd server. "
+                              "Fix: `apt-get install etcd-server` (Debian's etcd 3.4), or use the c10d backend.")
+    if importlib.util.find_spec("etcd") is None:
+        raise EtcdUnavailable("the `etcd` module is missing: torchrun's etcd-v2 backend imports the "
+                              "python-etcd client. Fix: `pip install python-etcd==0.4.5` (pinned in pyproject.toml).")
+    client, peer = free_port(), free_port()
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / "etcd.log", "wb")
+    process = subprocess.Popen(
+        [binary, "--name", "rendezvous", "--data-dir", str(data_dir / "data"), "--enable-v2=true",
+         "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
+         "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+         "--initial-cluster", f"rendezvous=http://127.0.0.1:{peer}"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    local = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an http_proxy
+    try:
+        deadline = time.perf_counter() + timeout
+        while True:
+            try:
+                with local.open(f"http://127.0.0.1:{client}/v2/keys", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.perf_counter() > deadline:
+                tail = (data_dir / "etcd.log").read_text(errors="replace").splitlines()[-10:]
+                raise EtcdUnavailable(f"etcd did not answer on 127.0.0.1:{client} within {timeout:g} s "
+                                      f"(exit code {process.poll()}). Last lines of {data_dir / 'etcd.log'}:\n"
+                                      + "\n".join(tail))
+            time.sleep(0.2)
+        yield f"127.0.0.1:{client}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

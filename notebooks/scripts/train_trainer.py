@@ -1,0 +1,198 @@
+"""Train the Fashion-MNIST classifier with the Hugging Face ``Trainer`` (notebook 06).
+
+Launch it like ``train_ddp.py``; the Trainer finds the process group torchrun set up:
+
+    python -m torch.distributed.run --standalone --nproc-per-node=2 --max-restarts=1 \\
+        notebooks/scripts/train_trainer.py --output-dir run/ --save-steps 20 --fail-at-step 30 --fail-rank 1
+
+Everything ``train_ddp.py`` writes by hand is a Trainer argument here: the distributed
+sampler and its ``set_epoch`` (Accelerate's seedable sampler, seeded by ``seed`` + epoch),
+DDP around the model, saving on the main process only (``should_save``), and checkpoints every
+``--save-steps`` optimizer steps in ``OUTPUT_DIR/checkpoint-STEP/`` (model, optimizer, scheduler,
+every rank's random-number states, ``trainer_state.json``). A restarted job (``--max-restarts``)
+finds the last complete checkpoint and calls ``trainer.train(resume_from_checkpoint=True)``,
+which restores all of it and skips the batches of the current epoch that were already trained.
+
+The model is the MLP of ``train_ddp.py`` (same seed, same initial weights), as a plain
+``nn.Module`` whose ``forward`` returns the loss: the Trainer does not need a Transformers
+model. Nothing is downloaded (``HF_HUB_OFFLINE=1``).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before transformers is imported: never reach for the hub
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+import signal
+import time
+from pathlib import Path
+
+import ddp_common as common
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset, TensorDataset
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.utils import logging as hf_logging
+
+CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "scheduler.pt", "trainer_state.json")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the options of ``train_ddp.py`` (``ddp_common.build_parser``) plus where and how often to save."""
+    parser = common.build_parser(__doc__.splitlines()[0])
+    parser.add_argument("--output-dir", type=Path, required=True,
+                        help="the Trainer's folder: checkpoint-STEP/ folders go here; resumed from when present")
+    parser.add_argument("--save-steps", type=int, default=20, help="a checkpoint every N optimizer steps (default 20)")
+    parser.add_argument("--fail-at-step", type=int, default=None, metavar="K",
+                        help="crash (SIGKILL) before optimizer step K+1, i.e. after K steps, on the first attempt only")
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Return the parsed options; refuse ``train_ddp.py``'s snapshot options, which the Trainer replaces."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.snapshot is not None or args.fail_at_epoch is not None:
+        parser.error("the Trainer keeps its checkpoints in --output-dir and crashes with --fail-at-step; "
+                     "--snapshot and --fail-at-epoch are train_ddp.py's options")
+    return args
+
+
+class Classifier(nn.Module):
+    """``train_ddp.py``'s MLP with the interface the Trainer calls: ``forward(pixel_values, labels)``
+    returns a dict holding the ``loss`` (and the ``logits``)."""
+
+    def __init__(self, hidden: int, seed: int):
+        super().__init__()
+        self.net = common.make_model(hidden, seed)
+
+    def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        logits = self.net(pixel_values)
+        out = {"logits": logits}
+        if labels is not None:
+            out["loss"] = F.cross_entropy(logits, labels)
+        return out
+
+
+class Items(Dataset):
+    """A ``TensorDataset`` as the Trainer wants its items: dicts named like ``forward``'s arguments."""
+
+    def __init__(self, data: TensorDataset):
+        self.x, self.y = data.tensors
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"pixel_values": self.x[i], "labels": self.y[i]}
+
+
+class Watch(TrainerCallback):
+    """Notes which sampler the Trainer used and injects the crash (the Trainer prints the losses itself)."""
+
+    def __init__(self, proc: common.Process, fail_at_step: int | None, fail_rank: int):
+        self.proc, self.fail_at_step, self.fail_rank = proc, fail_at_step, fail_rank
+        self.sampler = None
+
+    def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
+        batch_sampler = getattr(train_dataloader, "batch_sampler", None)
+        inner = getattr(batch_sampler, "batch_sampler", batch_sampler)  # accelerate wraps it to shard it
+        self.sampler = type(getattr(inner, "sampler", inner)).__name__
+        common.log(self.proc, f"Trainer: {args.parallel_mode.name.lower()} on {args.device}, "
+                   f"world size {args.world_size}, sampler {self.sampler}, starting after step {state.global_step}")
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if (self.proc.attempt == 0 and state.global_step == self.fail_at_step
+                and self.proc.rank == self.fail_rank):
+            print(f"[rank {self.proc.rank}] injecting a crash after step {state.global_step}: SIGKILL", flush=True)
+            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+
+def complete_checkpoint(output_dir: Path, world_size: int) -> Path | None:
+    """Return the newest ``checkpoint-STEP`` folder that holds every file a resume reads, or None.
+
+    The Trainer writes a checkpoint in place, not atomically, and its own
+    ``get_last_checkpoint`` takes the highest step number even if the job died while writing it.
+    """
+    folders = sorted((p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                     key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for folder in folders:
+        needed = [*CHECKPOINT_FILES, *(f"rng_state_{r}.pth" if world_size > 1 else "rng_state.pth"
+                                       for r in range(world_size))]
+        if all((folder / name).is_file() for name in needed):
+            return folder
+        print(f"skipping {folder}: incomplete (a crash while it was written?)", flush=True)
+    return None
+
+
+def training_arguments(args: argparse.Namespace, proc: common.Process) -> TrainingArguments:
+    """Return the Trainer's settings: the recipe of ``train_ddp.py`` (Adam, constant learning rate,
+    no gradient clipping), a checkpoint every ``--save-steps`` steps, no hub, no progress bars."""
+    return TrainingArguments(
+        output_dir=str(args.output_dir),
+        num_train_epochs=args.epochs,
+        per_device_train_batch_size=args.batch_size,  # per process, like --batch-size of train_ddp.py
+        learning_rate=args.lr, lr_scheduler_type="constant", warmup_steps=0,
+        optim="adamw_torch", weight_decay=0.0,        # AdamW without decay is Adam
+        max_grad_norm=0.0,                            # the Trainer clips at 1.0 unless told otherwise
+        seed=args.seed, data_seed=args.seed,          # the sampler's shuffle: seed + epoch
+        save_strategy="steps", save_steps=args.save_steps,
+        save_only_model=False,                        # keep optimizer, scheduler and RNG states: needed to resume
+        logging_strategy="epoch", report_to="none", disable_tqdm=True,
+        use_cpu=proc.device.type == "cpu",
+        dataloader_num_workers=0, ddp_timeout=int(args.pg_timeout),
+        ddp_find_unused_parameters=False,             # every parameter gets a gradient: skip DDP's extra graph walk
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    # Our own process group first (its per-attempt store prefix keeps restarts reliable);
+    # the Trainer (through Accelerate) sees it is initialised and uses it.
+    proc = common.init_distributed(args.pg_timeout)
+    if args.fail_at_step is not None and not 0 <= args.fail_rank < proc.world_size:
+        raise ValueError(f"--fail-rank {args.fail_rank} is outside ranks 0..{proc.world_size - 1}")
+    hf_logging.set_verbosity_error()  # the Trainer's info lines; warnings that matter are errors here
+    train_data, test_data = common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size, proc)
+
+    model = Classifier(args.hidden, args.seed)
+    watch = Watch(proc, args.fail_at_step, args.fail_rank)
+    trainer = Trainer(model=model, args=training_arguments(args, proc), train_dataset=Items(train_data),
+                      callbacks=[watch])
+    checkpoint = complete_checkpoint(args.output_dir, proc.world_size) if args.output_dir.is_dir() else None
+    common.log(proc, f"resuming from {checkpoint.name}" if checkpoint else "no checkpoint: starting from scratch")
+    started = time.perf_counter()
+    # resume_from_checkpoint=True would take the highest-numbered folder, complete or not
+    output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+
+    inner = trainer.accelerator.unwrap_model(trainer.model)
+    identical, max_diff, fingerprint = common.params_identical(inner)
+    test = common.evaluate(inner.net, test_data, proc.device)
+    last = complete_checkpoint(args.output_dir, proc.world_size)
+    result = {
+        "world_size": proc.world_size, "backend": proc.backend, "device": proc.device.type,
+        "attempt": proc.attempt, "resumed_from": checkpoint.name if checkpoint else None,
+        "global_step": trainer.state.global_step, "epochs": args.epochs,
+        "final_loss": test["loss"], "final_accuracy": test["accuracy"],
+        "params_identical": identical, "params_max_abs_diff": max_diff, "params_sha256": fingerprint,
+        "sampler": watch.sampler, "parallel_mode": trainer.args.parallel_mode.name,
+        "checkpoints": sorted(p.name for p in args.output_dir.glob("checkpoint-*")),
+        "checkpoint_files": sorted(p.name for p in last.iterdir()) if last else [],
+        "epoch_losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
+        "trainer_train_loss": output.training_loss, "train_seconds": seconds,
+    }
+    if proc.rank == 0:
+        common.write_result(args.result, result)
+        print(f"final test loss {test['loss']:.6f}, accuracy {test['accuracy']:.3f}, "
+              f"parameters identical on all {proc.world_size} ranks: {identical}", flush=True)
+    del trainer, inner, model, watch  # the DDP wrapper holds the process group: release it first
+    common.shut_down(proc)
+    return result
+
+
+if __name__ == "__main__":
+    main()
