@@ -5,9 +5,14 @@ Introduced in notebook 03 (are powers of two necessary?). Built on
 before reading the clock, and reports the median and the spread of repeated runs. The GPU
 path is the efficient one: synthetic batches made directly on the device (the data never
 starves the GPU), channels-last memory format, bfloat16 autocast and a fused optimizer step.
+:func:`power_of_two_verdict` turns a sweep with a placebo entry into a verdict the data support:
+paired per-round comparisons, bootstrap intervals, and the placebo's gap as the noise floor.
 """
 from __future__ import annotations
 
+import math
+import random
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -174,7 +179,7 @@ def training_throughput(model: nn.Module, batch_size: int, *, warmup: int = 3, r
 
 
 def _merge_rows(rows: list[dict]) -> dict:
-    """Return one row from several rounds: median of medians, extremes of the extremes."""
+    """Return one row from several rounds: median of medians, extremes of the extremes, the rounds' medians."""
     merged = dict(rows[0])
     ordered = sorted(r["images_per_s_median"] for r in rows)
     mid = len(ordered) // 2
@@ -187,71 +192,156 @@ def _merge_rows(rows: list[dict]) -> dict:
     peaks = [r["peak_memory_mib"] for r in rows if r["peak_memory_mib"] is not None]
     merged["peak_memory_mib"] = max(peaks) if peaks else None
     merged["rounds"] = len(rows)
+    merged["round_images_per_s"] = [r["images_per_s_median"] for r in rows]
     return merged
 
 
-def throughput_sweep(model: nn.Module, batch_sizes: Sequence[int], *, rounds: int = 1,
-                     progress: bool = True, **kwargs) -> list[dict]:
-    """Return one :func:`training_throughput` row per batch size that fits, in ``batch_sizes`` order (notebook 03).
+def throughput_sweep(model: nn.Module, batch_sizes: Sequence[int], *, rounds: int = 1, placebo: int | None = None,
+                     shuffle_seed: int | None = None, progress: bool = True, **kwargs) -> list[dict]:
+    """Return one :func:`training_throughput` row per entry that fits, in ``batch_sizes`` order (notebook 03).
 
-    The sizes are measured in ``rounds`` interleaved passes (ascending, then descending, and so
-    on), so that a slow spell of the machine hits every batch size rather than one: a row's
-    ``images_per_s_median`` is the median of its rounds' medians, ``images_per_s_min`` and
-    ``images_per_s_max`` the extremes over every timed call, ``rounds`` the number of passes.
-    ``kwargs`` go to :func:`training_throughput`. A batch size that raises
-    ``torch.OutOfMemoryError`` is left out (its memory released) and the sweep goes on.
+    The entries are measured in ``rounds`` interleaved passes, so that a slow spell of the machine
+    hits every entry rather than one: in a new random order each round when ``shuffle_seed`` is
+    given (seeded), else ascending, then descending, and so on. ``placebo`` (one of
+    ``batch_sizes``) adds a second, independent entry of that size, measured like any other: the
+    gap between the two entries of one size is what noise alone produces.
+
+    A row's ``images_per_s_median`` is the median of its rounds' medians, ``round_images_per_s``
+    those medians in round order, ``images_per_s_min``/``images_per_s_max`` the extremes over every
+    timed call, ``rounds`` the number of passes, ``label`` the batch size as text (``"128 placebo"``
+    for the placebo entry, whose row also has ``placebo: True``). ``kwargs`` go to
+    :func:`training_throughput`. A batch size that raises ``torch.OutOfMemoryError`` is left out
+    (its memory released, its placebo too) and the sweep goes on.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
     sizes = list(dict.fromkeys(batch_sizes))
     if not sizes:
         raise ValueError("throughput_sweep got no batch sizes")
-    measured: dict[int, list[dict]] = {b: [] for b in sizes}
+    if placebo is not None and placebo not in sizes:
+        raise ValueError(f"the placebo must be one of the batch sizes {sizes}, got {placebo}")
+    entries = [(b, False) for b in sizes] + ([(placebo, True)] if placebo is not None else [])
+    measured: dict[tuple[int, bool], list[dict]] = {e: [] for e in entries}
     too_big: set[int] = set()
-    bar = tqdm(total=rounds * len(sizes), desc="batch-size sweep", leave=False, disable=not progress)
+    shuffler = random.Random(shuffle_seed)
+    bar = tqdm(total=rounds * len(entries), desc="batch-size sweep", leave=False, disable=not progress)
     for r in range(rounds):
-        for b in (sizes if r % 2 == 0 else sizes[::-1]):
+        if shuffle_seed is not None:
+            order = shuffler.sample(entries, len(entries))
+        else:
+            order = entries if r % 2 == 0 else entries[::-1]
+        for entry in order:
             bar.update(1)
-            if b in too_big:
+            if entry[0] in too_big:
                 continue
             try:
-                measured[b].append(training_throughput(model, b, **kwargs))
+                measured[entry].append(training_throughput(model, entry[0], **kwargs))
             except torch.OutOfMemoryError:
-                too_big.add(b)
+                too_big.add(entry[0])
                 model.zero_grad(set_to_none=True)
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
     bar.close()
-    return [_merge_rows(measured[b]) for b in sizes if b not in too_big and measured[b]]
-
-
-def neighbour_gaps(results: Sequence[dict]) -> list[dict]:
-    """Return, for every power of two in ``results`` with a measured ±1 neighbour, how they compare (notebook 03).
-
-    Each dict holds ``power_of_two``, ``neighbour``, ``gap`` (relative difference of the
-    medians, ``power / neighbour - 1``: positive when the power of two is faster),
-    ``spread`` (the larger of the two rows' ``(max - min) / median``) and ``within_noise``:
-    True only when the two rows' min–max ranges overlap (repeated runs cannot tell them apart)
-    *and* ``abs(gap) <= spread`` (the gap is no larger than the run-to-run spread).
-    """
-    rows = {int(r["batch_size"]): r for r in results}
-    gaps = []
-    for b in sorted(rows):
-        if not is_power_of_two(b):
+    rows = []
+    for b, is_placebo in entries:
+        if b in too_big or not measured[(b, is_placebo)]:
             continue
-        p = rows[b]
-        for n in (b - 1, b + 1):
-            if n not in rows:
-                continue
-            q = rows[n]
-            spread = max((r["images_per_s_max"] - r["images_per_s_min"]) / r["images_per_s_median"]
-                         for r in (p, q))
-            overlap = (p["images_per_s_min"] <= q["images_per_s_max"]
-                       and q["images_per_s_min"] <= p["images_per_s_max"])
-            gap = p["images_per_s_median"] / q["images_per_s_median"] - 1
-            gaps.append({"power_of_two": b, "neighbour": n, "gap": gap,
-                         "spread": spread, "within_noise": overlap and abs(gap) <= spread})
-    return gaps
+        row = _merge_rows(measured[(b, is_placebo)])
+        row["label"] = f"{b} placebo" if is_placebo else str(b)
+        row["placebo"] = is_placebo
+        rows.append(row)
+    return rows
+
+
+VERDICTS = ("within noise", "powers of two faster", "powers of two slower", "too noisy to tell")
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    # linear interpolation between order statistics, as numpy's default
+    pos = q * (len(sorted_values) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (pos - lo) * (sorted_values[hi] - sorted_values[lo])
+
+
+def _bootstrap(per_round: list[float], picks: list[list[int]], confidence: float) -> tuple[float, float, float]:
+    """Return (median, low, high) of the median of ``per_round``, the interval from resampled rounds."""
+    medians = sorted(statistics.median(per_round[i] for i in pick) for pick in picks)
+    tail = (1 - confidence) / 2
+    return statistics.median(per_round), _percentile(medians, tail), _percentile(medians, 1 - tail)
+
+
+def power_of_two_verdict(rows: Sequence[dict], *, noise_limit: float = 0.10, confidence: float = 0.95,
+                         resamples: int = 2000, seed: int = 0) -> dict:
+    """Return the verdict on powers of two from a :func:`throughput_sweep` with a placebo (notebook 03).
+
+    Every comparison is made *within a round* (the rounds were interleaved, so both sides of a
+    pair saw the same state of the machine): for each power of two with a measured neighbour
+    ``b - 1`` or ``b + 1``, the round's log ratio ``log(power / neighbour)``; the power-of-two
+    *effect* of a round is the mean of its comparisons; the *placebo gap* of a round is
+    ``log(placebo entry / same size)``. Each has its median over the rounds and a ``confidence``
+    bootstrap interval (``resamples`` resamplings of the rounds, seeded). The *noise floor* is
+    the largest gap the placebo's interval allows, ``max(|low|, |high|)``: a pair of identical
+    measurements can differ this much by chance.
+
+    ``verdict`` is one of :data:`VERDICTS`: ``"too noisy to tell"`` when the noise floor is above
+    ``noise_limit`` (or the effect's interval is wider than ``2 * noise_limit``); else
+    ``"powers of two faster"`` (``"slower"``) only when the whole interval of the effect lies
+    above the noise floor (below minus it); else ``"within noise"``. Gaps are relative
+    (``+0.05``: the power of two 5 % faster). The dict holds ``verdict``, ``effect``,
+    ``effect_low``, ``effect_high``, ``placebo_gap``, ``placebo_low``, ``placebo_high``,
+    ``noise_floor``, ``noise_limit``, ``rounds``, ``confidence`` and ``comparisons`` (per pair:
+    ``power_of_two``, ``neighbour``, ``gap``, ``low``, ``high``).
+    """
+    main = {int(r["batch_size"]): r for r in rows if not r.get("placebo")}
+    placebos = [r for r in rows if r.get("placebo")]
+    if len(placebos) != 1:
+        raise ValueError("the sweep needs exactly one placebo entry (throughput_sweep(placebo=...)), "
+                         f"found {len(placebos)}")
+    placebo = placebos[0]
+    twin = main.get(int(placebo["batch_size"]))
+    pairs = [(b, n) for b in sorted(main) if is_power_of_two(b) for n in (b - 1, b + 1) if n in main]
+    if twin is None or not pairs:
+        raise ValueError("the sweep needs the placebo's own batch size and at least one power of two with a "
+                         "measured neighbour (b - 1 or b + 1)")
+    n_rounds = len(placebo["round_images_per_s"])
+    if n_rounds < 3 or any(len(r["round_images_per_s"]) != n_rounds for r in rows):
+        raise ValueError(f"every entry needs the same number of rounds, at least 3, for an interval; got "
+                         f"{sorted({len(r['round_images_per_s']) for r in rows})}")
+
+    def log_ratio(a: dict, b: dict) -> list[float]:
+        return [math.log(x / y) for x, y in zip(a["round_images_per_s"], b["round_images_per_s"])]
+
+    per_pair = {pair: log_ratio(main[pair[0]], main[pair[1]]) for pair in pairs}
+    effect_rounds = [statistics.fmean(values) for values in zip(*per_pair.values())]
+    placebo_rounds = log_ratio(placebo, twin)
+    rng = random.Random(seed)
+    picks = [[rng.randrange(n_rounds) for _ in range(n_rounds)] for _ in range(resamples)]
+
+    def relative(values: list[float]) -> tuple[float, float, float]:
+        return tuple(math.expm1(v) for v in _bootstrap(values, picks, confidence))
+
+    effect, effect_low, effect_high = relative(effect_rounds)
+    placebo_gap, placebo_low, placebo_high = relative(placebo_rounds)
+    noise_floor = max(abs(placebo_low), abs(placebo_high))
+    if noise_floor > noise_limit:
+        verdict = "too noisy to tell"
+    elif effect_low > noise_floor:
+        verdict = "powers of two faster"
+    elif effect_high < -noise_floor:
+        verdict = "powers of two slower"
+    elif effect_high - effect_low > 2 * noise_limit:
+        verdict = "too noisy to tell"
+    else:
+        verdict = "within noise"
+    comparisons = []
+    for (b, n), values in per_pair.items():
+        gap, low, high = relative(values)
+        comparisons.append({"power_of_two": b, "neighbour": n, "gap": gap, "low": low, "high": high})
+    return {"verdict": verdict, "effect": effect, "effect_low": effect_low, "effect_high": effect_high,
+            "placebo_gap": placebo_gap, "placebo_low": placebo_low, "placebo_high": placebo_high,
+            "noise_floor": noise_floor, "noise_limit": noise_limit, "rounds": n_rounds,
+            "confidence": confidence, "comparisons": comparisons}
 
 
 def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:

@@ -11,6 +11,7 @@ suite, where there is no browser. Every panel fills its output area with
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -196,19 +197,50 @@ def temperature_panel(draw: Callable[[float], Figure], *, value: float = 1.0, lo
     return panel
 
 
+BETA2_NICE = (0.95, 0.995, 0.9995)  # round values a learner reads about, kept on the beta2 slider
+
+
+def beta2_options(beta2: float = 0.999, low_decades: float = 1.0, high_decades: float = 4.0,
+                  per_decade: int = 10) -> list[tuple[str, float]]:
+    """Return the (label, value) stops of the beta2 slider, evenly spaced in log10(1 - beta2) (notebook 04).
+
+    beta2 from 0.9 to 0.9999 lives in the last digits: a linear slider gives 0.999 and 0.9999 a
+    few pixels. Here every stop is ``1 - 10**-k`` for ``k`` from ``low_decades`` to
+    ``high_decades`` in steps of ``1 / per_decade`` (0.9, 0.9206, 0.9369, ..., 0.999, ...,
+    0.9999), where :data:`BETA2_NICE` and ``beta2`` itself take the place of the stop next to them (or are
+    added between stops), sorted; labels have five decimals.
+    """
+    if not 0 < beta2 < 1:
+        raise ValueError(f"beta2 must be between 0 and 1 (exclusive), got {beta2}")
+    steps = round((high_decades - low_decades) * per_decade)
+    stops = {i: round(1 - 10 ** -(low_decades + i / per_decade), 8) for i in range(steps + 1)}
+    extra = []
+    for v in (*BETA2_NICE, beta2):
+        position = (-math.log10(1 - v) - low_decades) * per_decade
+        nearest = round(position)
+        if abs(position - nearest) < 1 / 3 and nearest in stops:
+            stops[nearest] = v                       # a round value takes the place of the stop next to it
+        else:
+            extra.append(v)
+    return [(f"{v:.5f}", v) for v in sorted({*stops.values(), *extra})]
+
+
 def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
                     lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
-                    beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None) -> widgets.VBox:
+                    beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None,
+                    width: str = "480px") -> widgets.VBox:
     """Return an ipywidgets panel of lr, beta1 and beta2 sliders that calls ``redraw`` on every change (notebook 04).
 
     ``redraw`` is called as ``redraw(lr=..., beta1=..., beta2=..., **choices)``: once when the
     panel is built, and again, into the panel's output area, whenever a control moves. Each
     drawing is captured and placed in the output area directly rather than printed into it
     (:func:`captured_outputs` says why).
-    The learning-rate slider is logarithmic over ``lr_range``. Each entry of ``choices``
-    (for example ``{"function": ["Rosenbrock", "saddle"]}``) becomes a dropdown. The
+    The learning-rate slider is logarithmic over ``lr_range``; the beta2 slider moves in even
+    steps of log10(1 - beta2) (:func:`beta2_options`), so that 0.99, 0.999 and 0.9999 are as
+    far apart as 0.9 and 0.99. The controls stand one per row, ``width`` wide. Each entry of
+    ``choices`` (for example ``{"function": ["Rosenbrock", "saddle"]}``) becomes a dropdown. The
     controls are also in the panel's ``controls`` dict, keyed by argument name, so code can
-    set them (``panel.controls["lr"].value = 0.1``).
+    set them (``panel.controls["lr"].value = 0.1``; beta2 takes one of its stops).
     """
     lo, hi = lr_range
     if not 0 < lo < hi:
@@ -216,21 +248,22 @@ def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
     if not lo <= lr <= hi:
         raise ValueError(f"lr={lr} is outside lr_range={lr_range}")
     style = {"description_width": "60px"}
+    layout = {"width": width}
     controls: dict[str, widgets.ValueWidget] = {}
     for name, options in (choices or {}).items():
         options = list(options)
         if not options:
             raise ValueError(f"choices[{name!r}] is empty: give at least one option")
-        controls[name] = widgets.Dropdown(options=options, value=options[0], description=name, style=style)
+        controls[name] = widgets.Dropdown(options=options, value=options[0], description=name, style=style,
+                                          layout=layout)
     controls["lr"] = widgets.FloatLogSlider(value=lr, base=10, min=np.log10(lo), max=np.log10(hi),
-                                            step=0.1, description="lr", readout_format=".1e",
-                                            continuous_update=False, style=style)
+                                            step=0.05, description="lr", readout_format=".1e",
+                                            continuous_update=False, style=style, layout=layout)
     controls["beta1"] = widgets.FloatSlider(value=beta1, min=0.0, max=0.99, step=0.01,
                                             description="beta1", readout_format=".2f",
-                                            continuous_update=False, style=style)
-    controls["beta2"] = widgets.FloatSlider(value=beta2, min=0.9, max=0.9999, step=0.0001,
-                                            description="beta2", readout_format=".4f",
-                                            continuous_update=False, style=style)
+                                            continuous_update=False, style=style, layout=layout)
+    controls["beta2"] = widgets.SelectionSlider(options=beta2_options(beta2), value=beta2, description="beta2",
+                                                continuous_update=False, style=style, layout=layout)
     out = widgets.Output()
 
     def values() -> dict[str, object]:
@@ -242,7 +275,7 @@ def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
     for control in controls.values():
         control.observe(on_change, names="value")
     out.outputs = captured_outputs(lambda: redraw(**values()))
-    panel = widgets.VBox([widgets.HBox(list(controls.values())), out])
+    panel = widgets.VBox([widgets.VBox(list(controls.values())), out])
     panel.controls = controls
     return panel
 

@@ -106,7 +106,7 @@ def test_read_only_data_folder_itself(fake_fashion, monkeypatch, tmp_path):
 def test_make_data_reports_a_read_only_disk_in_one_line(monkeypatch, capsys):
     from helpers import prepare
 
-    def doggy_door_on_a_read_only_disk():
+    def doggy_door_on_a_read_only_disk(**_):
         raise OSError(errno.EROFS, "Read-only file system", "/ro/data/presidential_doggy_door/.build/train")
 
     monkeypatch.setattr(data, "prepare_fashion_mnist", lambda: (None, "cache (somewhere)"))

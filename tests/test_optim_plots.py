@@ -74,7 +74,7 @@ def test_optimizer_panel_calls_redraw_at_build_and_on_every_change():
                                         choices={"function": ["saddle", "valley"]})
     assert calls == [{"function": "saddle", "lr": 0.03, "beta1": 0.8, "beta2": 0.99}]
     panel.controls["lr"].value = 0.1
-    panel.controls["beta2"].value = 0.95
+    panel.controls["beta2"].value = 0.95          # one of the slider's stops
     panel.controls["function"].value = "valley"
     assert calls[-1] == {"function": "valley", "lr": pytest.approx(0.1), "beta1": 0.8, "beta2": 0.95}
     assert len(calls) == 4
@@ -86,6 +86,39 @@ def test_optimizer_panel_lr_slider_is_logarithmic_over_the_range():
     assert (slider.base, slider.min, slider.max) == (10, pytest.approx(-5), pytest.approx(-1))
     assert set(panel.controls) == {"lr", "beta1", "beta2"}
     assert panel.controls["lr"] in panel.children[0].children
+
+
+def test_optimizer_panel_beta2_slider_is_even_in_log_one_minus_beta2():
+    panel = widgets.optimizer_panel(lambda **kw: None, beta2=0.999)
+    slider = panel.controls["beta2"]
+    values = [v for _, v in slider.options]
+    assert slider.value == 0.999 and values == sorted(values)
+    assert values[0] == pytest.approx(0.9) and values[-1] == pytest.approx(0.9999)
+    assert {0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999} <= {round(v, 6) for v in values}
+    # as many stops between 0.999 and 0.9999 as between 0.9 and 0.99: fine control where Adam lives
+    assert sum(0.999 < v <= 0.9999 for v in values) >= 10
+    assert sum(0.999 < v <= 0.9999 for v in values) == sum(0.9 < v <= 0.99 for v in values)
+    labels = [label for label, _ in slider.options]
+    assert len(set(labels)) == len(labels), "every stop has its own label"
+    # an off-grid beta2 is kept as a stop of its own
+    assert widgets.optimizer_panel(lambda **kw: None, beta2=0.98765).controls["beta2"].value == 0.98765
+    with pytest.raises(ValueError, match="beta2"):
+        widgets.beta2_options(1.0)
+
+
+def test_optimizer_panel_sliders_are_wide_and_one_per_row():
+    panel = widgets.optimizer_panel(lambda **kw: None, choices={"function": ["a", "b"]})
+    rows = panel.children[0].children
+    assert list(rows) == list(panel.controls.values())
+    assert all(int(c.layout.width.removesuffix("px")) >= 400 for c in rows), [c.layout.width for c in rows]
+
+
+def test_optimizer_panel_moving_beta2_redraws_with_the_float_value():
+    calls = []
+    panel = widgets.optimizer_panel(lambda **kw: calls.append(kw["beta2"]))
+    slider = panel.controls["beta2"]
+    slider.index = slider.index + 1                 # one stop to the right, as a drag would
+    assert len(calls) == 2 and isinstance(calls[-1], float) and 0.999 < calls[-1] < 0.9995
 
 
 def test_optimizer_panel_refuses_bad_ranges_and_empty_choices():

@@ -1,7 +1,8 @@
 """Unit tests for helpers.throughput (notebook 03): the training step, throughput rows, the sweep,
-the neighbour comparison and the memory estimates. Tiny models, CPU; a CUDA test runs only on a GPU."""
+the power-of-two verdict and the memory estimates. Tiny models, CPU; a CUDA test runs only on a GPU."""
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
@@ -9,10 +10,11 @@ import torch
 from torch import nn
 
 from helpers.throughput import (
+    VERDICTS,
     TrainingStep,
     _merge_rows,
     is_power_of_two,
-    neighbour_gaps,
+    power_of_two_verdict,
     saved_activation_bytes,
     throughput_sweep,
     training_step,
@@ -190,24 +192,88 @@ def test_merge_rows_median_of_medians_and_extremes():
     assert merged["ms_per_step_median"] == pytest.approx(1000 * 8 / 120)
 
 
-def test_neighbour_gaps_compares_powers_with_their_neighbours():
-    rows = [_fake_row(100, 50, 45, 55),
-            _fake_row(127, 100, 95, 105), _fake_row(128, 104, 101, 108), _fake_row(129, 120, 115, 125)]
-    gaps = neighbour_gaps(rows)
-    assert [(g["power_of_two"], g["neighbour"]) for g in gaps] == [(128, 127), (128, 129)]
-    first, second = gaps
-    assert first["gap"] == pytest.approx(104 / 100 - 1) and first["within_noise"]
-    assert second["gap"] == pytest.approx(104 / 120 - 1) and not second["within_noise"]
-    assert first["spread"] == pytest.approx(max(10 / 100, 7 / 104))
-    assert neighbour_gaps([_fake_row(100, 1, 1, 1), _fake_row(64, 1, 1, 1)]) == []
+def _round_row(b: int, per_round: list[float], placebo: bool = False) -> dict:
+    row = _fake_row(b, sorted(per_round)[len(per_round) // 2], min(per_round), max(per_round))
+    row.update(round_images_per_s=list(per_round), placebo=placebo, label=f"{b} placebo" if placebo else str(b))
+    return row
 
 
-def test_neighbour_gaps_overlap_alone_is_not_enough():
-    # ranges overlap (100-112 and 110-120) but the medians differ by more than either spread
-    rows = [_fake_row(255, 100.5, 100, 112), _fake_row(256, 119.5, 110, 120)]
-    (g,) = neighbour_gaps(rows)
-    assert g["gap"] == pytest.approx(119.5 / 100.5 - 1) and g["gap"] > g["spread"]
-    assert not g["within_noise"]
+def _sweep_rows(power_factor: float, placebo_noise: float, neighbour_noise: float = 0.01, rounds: int = 8,
+                seed: int = 0) -> list[dict]:
+    """Rows of a pretend sweep: every round has its own machine speed (drift shared by all entries),
+    the power of two is ``power_factor`` times as fast as its neighbours, and each measurement gets
+    independent noise (``placebo_noise`` for the placebo entry)."""
+    rng = random.Random(seed)
+    speed = [1000 * rng.uniform(0.3, 1.0) for _ in range(rounds)]   # a busy machine: big drift between rounds
+
+    def measure(factor: float, noise: float) -> list[float]:
+        return [s * factor * (1 + rng.uniform(-noise, noise)) for s in speed]
+
+    return [_round_row(127, measure(1, neighbour_noise)), _round_row(128, measure(power_factor, neighbour_noise)),
+            _round_row(129, measure(1, neighbour_noise)), _round_row(128, measure(power_factor, placebo_noise), True)]
+
+
+def test_verdict_within_noise_when_nothing_differs_despite_drift():
+    v = power_of_two_verdict(_sweep_rows(1.0, 0.01))
+    assert v["verdict"] == "within noise"
+    assert v["effect_low"] <= v["effect"] <= v["effect_high"]
+    assert v["placebo_low"] <= v["placebo_gap"] <= v["placebo_high"]
+    assert v["noise_floor"] == max(abs(v["placebo_low"]), abs(v["placebo_high"])) < 0.02
+    assert [(c["power_of_two"], c["neighbour"]) for c in v["comparisons"]] == [(128, 127), (128, 129)]
+    assert v["rounds"] == 8 and v["verdict"] in VERDICTS
+
+
+@pytest.mark.parametrize("factor, verdict", [(1.10, "powers of two faster"), (0.90, "powers of two slower")])
+def test_verdict_directional_only_when_the_interval_clears_the_noise_floor(factor, verdict):
+    v = power_of_two_verdict(_sweep_rows(factor, 0.01))
+    assert v["verdict"] == verdict
+    assert v["effect"] == pytest.approx(factor - 1, abs=0.02)
+    # a 3 % effect beside a placebo that differs by up to 8 % by chance: no direction may be claimed
+    small = 1 + (factor - 1) * 0.3
+    noisy = power_of_two_verdict(_sweep_rows(small, 0.08))
+    assert noisy["noise_floor"] > abs(small - 1) and noisy["verdict"] == "within noise"
+
+
+def test_verdict_too_noisy_when_the_placebo_gap_is_big():
+    v = power_of_two_verdict(_sweep_rows(1.3, 0.5), noise_limit=0.10)
+    assert v["noise_floor"] > 0.10 and v["verdict"] == "too noisy to tell"
+    assert power_of_two_verdict(_sweep_rows(1.3, 0.5), noise_limit=10.0)["verdict"] != "too noisy to tell"
+
+
+def test_verdict_uses_paired_rounds_not_pooled_values():
+    # drift between rounds is +-50 %, far above the 10 % effect: pooled min-max ranges overlap,
+    # but within each round the power of two is always 10 % faster
+    rows = _sweep_rows(1.10, 0.005)
+    ranges_overlap = rows[1]["images_per_s_min"] < rows[0]["images_per_s_max"]
+    assert ranges_overlap and power_of_two_verdict(rows)["verdict"] == "powers of two faster"
+
+
+def test_verdict_rejects_sweeps_it_cannot_judge():
+    rows = _sweep_rows(1.0, 0.01)
+    with pytest.raises(ValueError, match="placebo"):
+        power_of_two_verdict(rows[:3])
+    with pytest.raises(ValueError, match="neighbour"):
+        power_of_two_verdict([rows[1], rows[3]])
+    with pytest.raises(ValueError, match="at least 3"):
+        power_of_two_verdict(_sweep_rows(1.0, 0.01, rounds=2))
+
+
+def test_sweep_placebo_entry_and_shuffled_rounds():
+    model = BatchRecorder()
+    rows = throughput_sweep(model, [3, 1, 2], rounds=4, placebo=2, shuffle_seed=5, input_shape=(8,),
+                            num_classes=3, warmup=0, repeats=1, progress=False)
+    assert [r["label"] for r in rows] == ["3", "1", "2", "2 placebo"]
+    assert [r["placebo"] for r in rows] == [False, False, False, True]
+    assert all(len(r["round_images_per_s"]) == 4 for r in rows)
+    assert sorted(model.seen) == sorted([3, 1, 2, 2] * 4)
+    orders = [tuple(model.seen[i:i + 4]) for i in range(0, 16, 4)]
+    assert len(set(orders)) > 1, "a new order every round"
+    again = BatchRecorder()
+    throughput_sweep(again, [3, 1, 2], rounds=4, placebo=2, shuffle_seed=5, input_shape=(8,), num_classes=3,
+                     warmup=0, repeats=1, progress=False)
+    assert again.seen == model.seen, "the order is seeded"
+    with pytest.raises(ValueError, match="placebo"):
+        throughput_sweep(BatchRecorder(), [1, 2], placebo=4, input_shape=(8,), num_classes=3)
 
 
 def test_saved_activation_bytes_counts_inputs_not_parameters():

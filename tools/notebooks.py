@@ -61,9 +61,13 @@ README_KEYS: dict[str, list[str]] = {
                          "small CNN test accuracy {cnn_test_accuracy:.3f}",
                          "time vs F.conv2d at {timing_image_size}²: loops ×{loops_vs_conv2d_ratio:.0f}, "
                          "unfold ×{unfold_vs_conv2d_ratio:.1f} (noise floor ×{timing_noise_floor:.2f})"],
-    "03_batch_sizes": ["verdict: {verdict}", "accumulated vs one batch {accumulation_diff:.0e}"],
+    "03_batch_sizes": ["verdict: {verdict} (placebo noise floor {noise_floor:.1%})",
+                       "batch 128: {images_per_s_b128:,.0f} images/s",
+                       "batch 512 at lr ×16: accuracy {lr_scaling_accuracy_scaled:.3f} (unscaled "
+                       "{lr_scaling_accuracy_unscaled:.3f})"],
     "04_adam": ["hand-written Adam vs torch {adam_gap:.0e}",
-                "accuracy at lr 1e-3: Adam {adam_accuracy_lr_1e_3:.3f}, SGD {sgd_accuracy_lr_1e_3:.3f}"],
+                "accuracy at lr 1e-3: Adam {adam_accuracy_lr_1e_3:.3f}, SGD {sgd_accuracy_lr_1e_3:.3f}",
+                "SGD's good lrs {sgd_window_decades_above_adam:+.1f} decades from Adam's"],
     "05a_doggy_door": ["{top1_vs_group_disagreements} photos where top-1 and P(dog) disagree"],
     "05b_presidential_doggy_door": ["validation accuracy: head {head_accuracy:.3f}, "
                                     "end to end {end_to_end_accuracy:.3f}, fine-tuned {fine_tune_accuracy:.3f} "
