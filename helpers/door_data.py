@@ -10,17 +10,23 @@ fills the same folders from the first of these sources that is there:
    Newfoundland breed plays Bo, the other 36 breeds (dogs and cats) are not Bo;
 3. **the offline default**, built from photos that Debian packages ship (GCompris,
    Tux Paint) plus scikit-image and matplotlib (:func:`helpers.photos.offline_sources`).
-   No package ships dozens of photos of one dog, so here Bo is played by *the dogs there
-   are*; :data:`OFFLINE_STORY` says so.
+   No package ships dozens of photos of one dog, so here Bo is one dog in one photo,
+   cut in two (training sees one part, validation the other), among other dogs;
+   :data:`OFFLINE_STORY` says so.
 
 A ``SOURCE.json`` in the folder records which files were built and from which source
-photo each came; any other photo in the folders is yours and is always used too.
+photo each came; any other photo in the folders is yours and is always used too. A build
+is written into a hidden staging folder first and moved into place when complete, the
+manifest last, so an interrupted or failed build is recognised and redone, never taken
+for your photos.
 Your photos are added safely by :mod:`helpers.uploads` (the panel: :class:`helpers.widgets.UploadPanel`).
 """
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 import shutil
 import socket
 from collections.abc import Callable, Sequence
@@ -30,6 +36,7 @@ from pathlib import Path
 from PIL import Image
 
 from . import config
+from .data import folder_error
 from .files import atomic_write, socket_timeout
 from .images import scan_images, to_rgb
 from .photos import SourcePhoto, offline_sources
@@ -37,18 +44,24 @@ from .photos import SourcePhoto, offline_sources
 LABELS = ("bo", "not_bo")  # index 0 is Bo, as ImageFolder sorts the folder names
 SPLITS = ("train", "valid")
 MANIFEST = "SOURCE.json"
+PENDING = ".SOURCE.pending.json"  # written before a finished build is moved in: lists the files arriving
+STAGING = ".building"  # hidden folder inside the root where a build is written before it is moved in
+OFFLINE_VERSION = 2  # version 1 (before December 2026): "Bo" was four different dogs; rebuilt on sight
+_VIEW_NAME = re.compile(r"^(?P<id>.+)__v\d{2}\.jpg$")  # how built views are named
 VIEW_SIDE = 256  # built photos are saved with this shorter side (the network's preprocessing crops 224)
 OXFORD_PET_HOST = ("www.robots.ox.ac.uk", 443)
 OXFORD_PET_BO_BREED = "newfoundland"  # black, big and curly-coated: the nearest of the 37 breeds to Bo
 
 OFFLINE_STORY = (
-    "No package ships dozens of photos of one dog, so the offline default cannot be Bo. "
-    "Here 'Bo' is played by every dog photo the installed packages ship: {train_bo} for training; "
-    "{valid_bo} for validation. Each appears as several views (crops, flips, small turns) of its "
-    "one photo, so 'Bo' rests on {bo} photos and the door learns 'a dog' rather than one particular "
-    "dog. 'Not Bo' is {not_bo} other photos, one view each: cats, lions, tigers, a fox, farm and wild "
-    "animals, people, a cup of coffee. Every view of a photo sits on the same side of the "
-    "train/valid split."
+    "No package ships dozens of photos of one dog, so the offline default has one dog in one photo play Bo: "
+    "{bo}. The photo is cut in two: {train_bo} for training; {valid_bo} for validation. Each part appears "
+    "as several views (crops, flips, small turns), so training and validation never share a pixel of him: "
+    "validation asks whether the door knows Bo from a part of him it has never seen. 'Not Bo' is {not_bo} "
+    "other photos: other dogs ({dogs}, several views each) and, one view each, cats, lions, tigers, a fox, "
+    "farm and wild animals, people, a cup of coffee. Every view of a photo sits on the same side of the "
+    "train/valid split. What it cannot test: Bo on another day, in another pose, or beside another dog of his "
+    "breed (there is no other golden retriever offline), so the door may have learnt 'a golden retriever'. "
+    "Your own photos and Oxford-IIIT Pet are the real-size tests."
 )
 
 
@@ -133,8 +146,8 @@ class DoorData:
         return "\n".join(lines)
 
 
-def _read_manifest(root: Path) -> dict | None:
-    path = root / MANIFEST
+def _read_manifest(root: Path, name: str = MANIFEST) -> dict | None:
+    path = root / name
     if not path.is_file():
         return None
     try:
@@ -146,9 +159,40 @@ def _read_manifest(root: Path) -> dict | None:
     return manifest
 
 
-def _write_manifest(root: Path, manifest: dict) -> None:
+def _write_manifest(root: Path, manifest: dict, name: str = MANIFEST) -> None:
     text = json.dumps(manifest, indent=1, sort_keys=True)
-    atomic_write(root / MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(root / name, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _clean_interrupted(root: Path) -> bool:
+    """Remove what an interrupted build left (staging folder, files a pending list names); return whether any."""
+    found = (root / STAGING).exists() or (root / PENDING).exists()
+    shutil.rmtree(root / STAGING, ignore_errors=True)
+    pending = _read_manifest(root, PENDING)
+    for rel in pending["files"] if pending else ():
+        (root / rel).unlink(missing_ok=True)
+    (root / PENDING).unlink(missing_ok=True)
+    return found
+
+
+def _move_in(root: Path, staging: Path, manifest: dict) -> dict:
+    """Move a finished build from ``staging`` into ``root``, the manifest last; return the manifest as written.
+
+    The pending list is written first, so an interruption while moving is recognised and undone
+    by :func:`_clean_interrupted`. A file of yours that has a built file's name is kept, and
+    the built one dropped.
+    """
+    files = {rel: src for rel, src in manifest["files"].items() if not (root / rel).exists()}
+    manifest = {**manifest, "files": files}
+    _write_manifest(root, manifest, PENDING)
+    (root / MANIFEST).unlink(missing_ok=True)
+    for rel in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / rel, root / rel)
+    _write_manifest(root, manifest)
+    (root / PENDING).unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+    return manifest
 
 
 def _save_jpeg(image: Image.Image, path: Path) -> None:
@@ -175,14 +219,21 @@ def _build_offline(root: Path, sources: Sequence[SourcePhoto]) -> dict:
             _save_jpeg(view, root / rel)
             files[rel] = src.id
         origins[src.id] = f"{src.what}; {src.origin}"
-    dogs = {split: " and ".join(s.what for s in sources if s.label == "bo" and s.split == split) for split in SPLITS}
-    story = OFFLINE_STORY.format(train_bo=dogs["train"], valid_bo=dogs["valid"],
-                                 bo=sum(s.label == "bo" for s in sources),
-                                 not_bo=sum(s.label == "not_bo" for s in sources))
+
+    def part(src: SourcePhoto) -> tuple[str, str]:  # "Lock ...: head and forelegs" -> (the dog, the part)
+        dog, _, piece = src.what.partition(": ")
+        return dog, piece or src.what
+    bo = [s for s in sources if s.label == "bo"]
+    story = OFFLINE_STORY.format(
+        bo=" and ".join(dict.fromkeys(part(s)[0] for s in bo)),
+        train_bo=" and ".join(part(s)[1] for s in bo if s.split == "train"),
+        valid_bo=" and ".join(part(s)[1] for s in bo if s.split == "valid"),
+        not_bo=sum(s.label == "not_bo" for s in sources),
+        dogs=", ".join(s.what for s in sources if s.label == "not_bo" and s.views > 1) or "none found")
     if not any(s.origin.startswith("GCompris") for s in sources):
-        story += (" GCompris's photos were not found (Debian package gcompris-qt-data), so fewer dogs play Bo "
+        story += (" GCompris's photos were not found (Debian package gcompris-qt-data), so Bo is not one dog "
                   "and the door is weaker: `apt-get install gcompris-qt-data`, then rebuild.")
-    return {"source": "offline", "story": story, "files": files, "origins": origins}
+    return {"source": "offline", "version": OFFLINE_VERSION, "story": story, "files": files, "origins": origins}
 
 
 def _reachable(host: tuple[str, int], timeout: float) -> bool:
@@ -237,9 +288,18 @@ def _scan_folders(root: Path) -> tuple[dict[str, list[Path]], list[tuple[Path, s
     return good, problems
 
 
+def _leftovers(root: Path, own: dict[str, list[Path]], offline: Callable[[], list[SourcePhoto]]) -> set[Path]:
+    """Return the views an interrupted build of an earlier version left without a manifest (named like built views)."""
+    named = {p for paths in own.values() for p in paths if _VIEW_NAME.match(p.name)}
+    if not named:
+        return set()
+    ids = {s.id for s in offline()} | {"german_shepherd", "lock_golden_retriever", "tuxpaint_dingo", "tuxpaint_dog"}
+    return {p for p in named if _VIEW_NAME.match(p.name)["id"] in ids}
+
+
 def build_door_data(root: Path | str | None = None, *, online: bool = False, timeout: float = 5.0,
-                            rebuild: bool = False,
-                            offline: Callable[[], list[SourcePhoto]] = offline_sources) -> DoorData:
+                    rebuild: bool = False,
+                    offline: Callable[[], list[SourcePhoto]] = offline_sources) -> DoorData:
     """Return the doggy-door photos, filling ``data/presidential_doggy_door/`` first if needed (notebook 05b).
 
     Sources in order: (1) your photos, when all four folders ``{train,valid}/{bo,not_bo}``
@@ -247,18 +307,26 @@ def build_door_data(root: Path | str | None = None, *, online: bool = False, tim
     only when ``online`` and either cached in ``data/`` or reachable within ``timeout``
     seconds (downloaded by torchvision, md5-checked); (3) the offline default
     (:func:`offline_sources`, :data:`OFFLINE_STORY`). A complete earlier build is reused
-    (``rebuild=True`` builds afresh). Photos that are not in ``SOURCE.json`` are yours:
-    they are never deleted and always used. Every file is checked with :func:`scan_images`;
-    bad ones are listed in ``problems``, not used. Raises :class:`DoorDataError` when no
-    source can fill all four folders.
+    (``rebuild=True`` builds afresh; an offline build of an earlier version is rebuilt).
+    A build is written into ``.building/`` and moved in when complete, the manifest last: an
+    interrupted one is recognised and rebuilt, and so are views an interrupted build of an
+    earlier version left without a manifest. Photos that are not in ``SOURCE.json`` are
+    yours: they are never deleted and always used. Every file is checked with
+    :func:`scan_images`; bad ones are listed in ``problems``, not used. Raises
+    :class:`DoorDataError` when no source can fill all four folders, and
+    :class:`helpers.data.DataFolderError` when the folder is full or read-only.
     """
     root = Path(root) if root is not None else config.data_dir() / "presidential_doggy_door"
     root.mkdir(parents=True, exist_ok=True)
+    interrupted = _clean_interrupted(root)
     manifest = _read_manifest(root)
     good, _ = _scan_folders(root)
     built = set(manifest["files"]) if manifest else set()
     own = {key: [p for p in paths if p.relative_to(root).as_posix() not in built] for key, paths in good.items()}
+    stale = _leftovers(root, own, offline) if manifest is None else set()
+    own = {key: [p for p in paths if p not in stale] for key, paths in own.items()}
     complete = manifest is not None and all((root / rel).is_file() for rel in manifest["files"])
+    outdated = bool(manifest) and manifest["source"] == "offline" and manifest.get("version") != OFFLINE_VERSION
     pet_root = config.data_dir()
     pet_cached = (pet_root / "oxford-iiit-pet" / "annotations" / "trainval.txt").is_file()
     why_not_pet = ""
@@ -272,25 +340,35 @@ def build_door_data(root: Path | str | None = None, *, online: bool = False, tim
                 why_not_pet = f" (Oxford-IIIT Pet: {OXFORD_PET_HOST[0]} not reachable within {timeout:g} s)"
         return checked[0]
 
-    if manifest is None and all(own.values()):
+    if manifest is None and not rebuild and not interrupted and not stale and all(own.values()):
         manifest = {"source": "yours", "story": "Your own photos, as you put them in the four folders.",
                     "files": {}, "origins": {}}
-    elif (not complete or rebuild
+    elif (not complete or rebuild or outdated
           or (online and manifest.get("source") == "offline" and pet_available())):
         if manifest:  # remove only what an earlier build wrote; your photos stay
             for rel in manifest["files"]:
                 (root / rel).unlink(missing_ok=True)
+        for path in stale:
+            path.unlink(missing_ok=True)
         (root / MANIFEST).unlink(missing_ok=True)
-        manifest = None
-        if online and pet_available():
-            try:
-                manifest = _build_oxford_pet(root, pet_root, download=not pet_cached, timeout=timeout)
-            except Exception as exc:  # network dropped, checksum failed: fall back, and say so
-                why_not_pet = f" (Oxford-IIIT Pet failed: {type(exc).__name__}: {exc})"
-        if manifest is None:
-            manifest = _build_offline(root, offline())
-            manifest["story"] += why_not_pet
-        _write_manifest(root, manifest)
+        staging = root / STAGING
+        try:
+            manifest = None
+            if online and pet_available():
+                try:
+                    manifest = _build_oxford_pet(staging, pet_root, download=not pet_cached, timeout=timeout)
+                except Exception as exc:  # network dropped, checksum failed: fall back, and say so
+                    why_not_pet = f" (Oxford-IIIT Pet failed: {type(exc).__name__}: {exc})"
+                    shutil.rmtree(staging, ignore_errors=True)
+            if manifest is None:
+                manifest = _build_offline(staging, offline())
+                manifest["story"] += why_not_pet
+            manifest = _move_in(root, staging, manifest)
+        except BaseException as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError) and folder_error(exc, folder=root) is not None:
+                raise folder_error(exc, folder=root) from exc
+            raise
 
     good, problems = _scan_folders(root)
     built = manifest["files"]

@@ -127,45 +127,68 @@ _GCOMPRIS_NOT_BO = {  # bundle -> folder inside it whose photos are "not Bo"
 }
 
 
-def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR,
-                    gcompris_dir: Path | str = GCOMPRIS_DIR, bo_views: tuple[int, int] = (20, 6)) -> list[SourcePhoto]:
+_GAUGUIN_DOG = "/gcompris/src/activities/babyshapes/resource/image/Paul_Gauguin_006_chien.webp"
+LOCK_SPLIT = 0.52  # Lock's photo is cut here (fraction of its width): his head and forelegs left, back and tail right
+
+
+def _part(load: Callable[[], Image.Image], left: float, right: float) -> Callable[[], Image.Image]:
+    """Return a loader of the vertical strip ``left``..``right`` (fractions of the width) of a photo."""
+    def strip() -> Image.Image:
+        image = load()
+        return image.crop((round(left * image.width), 0, round(right * image.width), image.height))
+    return strip
+
+
+def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR, gcompris_dir: Path | str = GCOMPRIS_DIR,
+                    bo_views: tuple[int, int] = (30, 12),
+                    dog_views: tuple[int, int, int, int] = (48, 12, 12, 8)) -> list[SourcePhoto]:
     """Return the source photos of the offline default that are installed here, Bo's first (notebook 05b).
 
-    Bo's photos (each as ``bo_views`` = (train, valid) views): GCompris's German shepherd and
-    Tux Paint's dingo go to training; GCompris's Lock the golden retriever and Tux Paint's
-    husky to validation.
-    Not Bo (one view each, split about 80/20 by a hash of the name): Tux Paint's other photo
-    cut-outs (cartoons and toys left out), GCompris's farm, world and "erase" animal photos,
-    scikit-image's chelsea, astronaut and coffee, matplotlib's Grace Hopper.
+    Bo is ONE dog: Lock, the golden retriever of GCompris's "babyshapes" activity ("Hello! My
+    name is Lock."), in the one photo of him there is, cut in two at :data:`LOCK_SPLIT`: his
+    head and forelegs (``bo_views[0]`` views) go to training, his back, hind leg and tail
+    (``bo_views[1]`` views) to validation, so no validation pixel is ever seen in training.
+    Not Bo holds other dogs, each as several views (``dog_views``): GCompris's German
+    shepherd and Tux Paint's dingo for training, Tux Paint's husky and the dog of Gauguin's
+    painting for validation; and one view each (split about 80/20 by a hash of the name) of
+    Tux Paint's other photo cut-outs (cartoons and toys left out), GCompris's farm, world and
+    "erase" animal photos, scikit-image's chelsea, astronaut and coffee, matplotlib's Grace Hopper.
     """
     tuxpaint_dir, gcompris_dir = Path(tuxpaint_dir), Path(gcompris_dir)
-    train_views, valid_views = bo_views
     sources: list[SourcePhoto] = []
 
     bundles: dict[str, dict[str, bytes]] = {}
     for bundle in ("explore_farm_animals.rcc", "babyshapes.rcc", "explore_world_animals.rcc", "erase.rcc"):
         if (gcompris_dir / bundle).is_file():
             bundles[bundle] = read_qt_resources(gcompris_dir / bundle)
+    pieces = bundles.get("babyshapes.rcc", {})
+    if _lock_golden_retriever(pieces) is not None:
+        lock = "Lock the golden retriever (GCompris photo, rebuilt from its puzzle pieces)"
+        origin = "GCompris (gcompris-qt-data) babyshapes.rcc: dog2/*.webp, board 6"
+        whole = lambda: _lock_golden_retriever(pieces)  # noqa: E731
+        sources.append(SourcePhoto("lock_front", "bo", "train", f"{lock}: head and forelegs",
+                                   origin, _part(whole, 0, LOCK_SPLIT), bo_views[0]))
+        sources.append(SourcePhoto("lock_back", "bo", "valid", f"{lock}: back, hind leg and tail",
+                                   origin, _part(whole, LOCK_SPLIT, 1), bo_views[1]))
     farm = bundles.get("explore_farm_animals.rcc", {})
-    shepherd = SHEPHERD
-    if shepherd in farm:
-        sources.append(SourcePhoto("german_shepherd", "bo", "train", "a German shepherd on grass (GCompris photo)",
-                                   f"GCompris (gcompris-qt-data) explore_farm_animals.rcc:{shepherd}",
-                                   _from_bytes(farm[shepherd], "dog.webp"), train_views))
-    if "babyshapes.rcc" in bundles and _lock_golden_retriever(bundles["babyshapes.rcc"]) is not None:
-        pieces = bundles["babyshapes.rcc"]
-        sources.append(SourcePhoto("lock_golden_retriever", "bo", "valid",
-                                   "Lock, a golden retriever lying on grass "
-                                   "(GCompris photo, rebuilt from its puzzle pieces)",
-                                   "GCompris (gcompris-qt-data) babyshapes.rcc: dog2/*.webp, board 6",
-                                   lambda: _lock_golden_retriever(pieces), valid_views))
+    dogs = []  # (id, split, what, origin, loader)
+    if SHEPHERD in farm:
+        dogs.append(("german_shepherd", "train", "a German shepherd on grass (GCompris photo)",
+                     f"GCompris (gcompris-qt-data) explore_farm_animals.rcc:{SHEPHERD}",
+                     _from_bytes(farm[SHEPHERD], "dog.webp")))
     for stem, what, split in (("dingo", "a dingo (Tux Paint photo cut-out, on white)", "train"),
                               ("dog", "a husky (Tux Paint photo cut-out, on white)", "valid")):
         path = tuxpaint_dir / "mammals" / "dogs" / f"{stem}.png"
         if path.is_file():
-            sources.append(SourcePhoto(f"tuxpaint_{stem}", "bo", split, what,
-                                       f"Tux Paint (tuxpaint-stamps-default) {path}",
-                                       lambda p=path: load_rgb(p), train_views if split == "train" else valid_views))
+            dogs.append((f"tuxpaint_{stem}", split, what, f"Tux Paint (tuxpaint-stamps-default) {path}",
+                         lambda p=path: load_rgb(p)))
+    if _GAUGUIN_DOG in pieces:
+        dogs.append(("gauguin_dog", "valid", "the dog in Gauguin's painting (GCompris, a detail)",
+                     f"GCompris (gcompris-qt-data) babyshapes.rcc:{_GAUGUIN_DOG}",
+                     _from_bytes(pieces[_GAUGUIN_DOG], "chien.webp")))
+    views = dict(zip(("german_shepherd", "tuxpaint_dingo", "tuxpaint_dog", "gauguin_dog"), dog_views))
+    for sid, split, what, origin, load in dogs:
+        sources.append(SourcePhoto(sid, "not_bo", split, what, origin, load, views[sid]))
 
     if tuxpaint_dir.is_dir():
         for path in sorted(tuxpaint_dir.rglob("*.png")):
@@ -180,7 +203,7 @@ def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR,
                                        f"Tux Paint (tuxpaint-stamps-default) {path}", lambda p=path: load_rgb(p)))
     for bundle, folder in _GCOMPRIS_NOT_BO.items():
         for name, blob in sorted(bundles.get(bundle, {}).items()):
-            if not name.startswith(folder) or name == shepherd or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
+            if not name.startswith(folder) or name == SHEPHERD or Path(name).suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
             sid = f"gcompris_{bundle[:-4]}_{Path(name).stem}"
             sources.append(SourcePhoto(sid, "not_bo", _stable_split(sid),

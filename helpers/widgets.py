@@ -306,15 +306,20 @@ class UploadPanel:
         self._retrain = retrain
         self._build = build
         self.features = FeatureCache(features) if features is not None else None
-        self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Choose photos")
+        wide = {"style": {"description_width": "initial"}}
+        # wide enough for "Choose photos (12)": the file count is part of the button's text
+        self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Choose photos",
+                                         layout=widgets.Layout(width="auto", min_width="220px"))
         self.label = widgets.ToggleButtons(options=[("Bo", "bo"), ("not Bo", "not_bo")], value="bo",
-                                           description="These are:")
+                                           description="These are:", **wide)
         self.split = widgets.ToggleButtons(options=[("training", "train"), ("validation", "valid")],
-                                           value="train", description="Use for:")
+                                           value="train", description="Use for:", **wide)
         self.add_button = widgets.Button(description="Add photos", icon="plus")
-        self.retrain_button = widgets.Button(description="Retrain", icon="refresh", button_style="primary")
+        self.retrain_button = widgets.Button(description="Retrain", icon="refresh", button_style="primary",
+                                             layout=widgets.Layout(width="auto", min_width="140px"))
         self.output = widgets.Output()
         self.last_saved: list[Path] = []
+        self.busy = False
         self.add_button.on_click(lambda _: self.add())
         self.retrain_button.on_click(lambda _: self.retrain())
         self.widget = widgets.VBox([self.upload, self.label, self.split,
@@ -338,9 +343,24 @@ class UploadPanel:
         return self._say("\n".join(lines))
 
     def retrain(self) -> str:
-        """Retrain (see the class) and return (and show) the report."""
+        """Retrain (see the class) and return (and show) the report; a second call while one runs is refused.
+
+        While it runs the button is disabled and reads "Retraining…", and the panel says so.
+        """
+        if self.busy:
+            return self._say("already retraining: wait until it has finished")
+        self.busy, self.retrain_button.disabled = True, True
+        self.retrain_button.description, self.retrain_button.icon = "Retraining…", "hourglass-half"
+        self._say("retraining: features of photos not seen yet, then a fresh head (the button comes back when done)…")
+        try:
+            return self._say(self._run_retrain())
+        finally:
+            self.busy, self.retrain_button.disabled = False, False
+            self.retrain_button.description, self.retrain_button.icon = "Retrain", "refresh"
+
+    def _run_retrain(self) -> str:
         if self._build is None:
-            return self._say(str(self._retrain()))
+            return str(self._retrain())
         data = self._build()
         sets = {}
         for split in SPLITS:
@@ -354,4 +374,10 @@ class UploadPanel:
         if data.problems:
             lines.append(f"{len(data.problems)} files not used:")
             lines += [f"  {p}: {why}" for p, why in data.problems]
-        return self._say("\n".join(lines))
+        return "\n".join(lines)
+
+    def reset(self) -> None:
+        """Return the panel to how it starts: Bo, training, nothing said, nothing just saved (notebook 05b's demo)."""
+        self.label.value, self.split.value = "bo", "train"
+        self.output.outputs = ()
+        self.last_saved = []

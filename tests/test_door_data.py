@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from helpers import _qt_resources, door_data, photos, uploads, widgets
+from helpers.data import DataFolderError
 from helpers.images import load_rgb
 
 
@@ -100,32 +101,35 @@ def test_offline_sources_from_a_fake_tuxpaint(tmp_path):
                 "mammals/cats/lion.png", "mammals/cats/cartoon/lion.png", "mammals/bears/toys/teddy.png"):
         (tux / rel).parent.mkdir(parents=True, exist_ok=True)
         (tux / rel).write_bytes(png_bytes(len(rel), mode="RGBA"))
-    sources = photos.offline_sources(tuxpaint_dir=tux, gcompris_dir=tmp_path / "none", bo_views=(5, 2))
+    sources = photos.offline_sources(tuxpaint_dir=tux, gcompris_dir=tmp_path / "none", dog_views=(5, 4, 3, 2))
     by_id = {s.id: s for s in sources}
     dingo, husky = by_id["tuxpaint_dingo"], by_id["tuxpaint_dog"]
-    assert (dingo.label, dingo.split, dingo.views) == ("bo", "train", 5)
-    assert (husky.label, husky.split, husky.views) == ("bo", "valid", 2)
+    assert (dingo.label, dingo.split, dingo.views) == ("not_bo", "train", 4)  # other dogs are not Bo
+    assert (husky.label, husky.split, husky.views) == ("not_bo", "valid", 3)
     assert by_id["tuxpaint_dogs_fox"].label == "not_bo" and by_id["tuxpaint_cats_lion"].label == "not_bo"
     assert not any("cartoon" in s.origin or "toys" in s.origin for s in sources)
-    built = door_data.build_door_data(tmp_path / "door", offline=lambda: [s for s in sources if "Tux" in s.origin] +
-                                       [photos.SourcePhoto("x", "not_bo", "valid", "x", "test", lambda: fake_image(9))])
-    assert "gcompris-qt-data" in built.story and "a dingo" in built.story
-    assert sources[0].label == "bo" and all(s.split in door_data.SPLITS for s in sources)
+    assert not any(s.label == "bo" for s in sources), "without GCompris there is no Lock, so no Bo"
+    with pytest.raises(door_data.DoorDataError, match="gcompris-qt-data"):
+        door_data.build_door_data(tmp_path / "door", offline=lambda: sources)
+    assert all(s.split in door_data.SPLITS for s in sources)
     assert by_id["tuxpaint_cats_lion"].load().mode == "RGB"
 
 
 @pytest.mark.skipif(not (photos.TUXPAINT_DIR.is_dir() and photos.GCOMPRIS_DIR.is_dir()),
                     reason="tuxpaint-stamps-default or gcompris-qt-data not installed")
-def test_the_real_offline_default_has_two_dogs_on_each_side():
+def test_the_real_offline_default_is_one_dog_cut_in_two_among_other_dogs():
     sources = photos.offline_sources()
+    by_id = {s.id: s for s in sources}
     bo = {(s.id, s.split) for s in sources if s.label == "bo"}
-    assert bo == {("german_shepherd", "train"), ("tuxpaint_dingo", "train"),
-                  ("lock_golden_retriever", "valid"), ("tuxpaint_dog", "valid")}
+    assert bo == {("lock_front", "train"), ("lock_back", "valid")}
+    front, back = by_id["lock_front"].load(), by_id["lock_back"].load()
+    assert front.width + back.width == 701 and front.height == back.height == 442  # the two parts tile the photo
+    dogs = {(s.id, s.split) for s in sources if s.label == "not_bo" and s.views > 1}
+    assert dogs == {("german_shepherd", "train"), ("tuxpaint_dingo", "train"), ("tuxpaint_dog", "valid"),
+                    ("gauguin_dog", "valid")}
     not_bo = [s for s in sources if s.label == "not_bo"]
     assert len(not_bo) > 100 and {s.split for s in not_bo} == {"train", "valid"}
     assert len({s.id for s in sources}) == len(sources), "source ids must be unique (they are the groups)"
-    lock = next(s for s in sources if s.id == "lock_golden_retriever").load()
-    assert lock.size == (701, 442) and lock.mode == "RGB"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +165,7 @@ def test_builds_offline_with_groups_on_one_side(tmp_path, no_network):
     manifest = json.loads((tmp_path / "door" / door_data.MANIFEST).read_text())
     assert manifest["source"] == "offline" and len(manifest["files"]) == 8
     assert "source: offline" in data.report() and "3 bo images from 1 photos" in data.report()
-    assert "photo 0 for training; photo 1 for validation" in data.story and "rests on 2 photos" in data.story
+    assert "photo 0 for training; photo 1 for validation" in data.story and "never share a pixel" in data.story
 
 
 def test_reuses_a_complete_build_and_rebuilds_on_request(tmp_path, no_network):
@@ -318,3 +322,111 @@ def test_upload_panel_handlers_run_without_a_browser(tmp_path):
     shown = "".join(o["text"] for o in panel.output.outputs)
     assert "added 1 photo(s)" in shown and "retrained: fine" in shown  # the panel shows what it returned
     assert panel.add().startswith("added 0 photo(s)")  # the widget's own (empty) value
+
+
+def test_upload_panel_retrain_shows_progress_refuses_a_second_click_and_resets(tmp_path):
+    seen = []
+
+    def retrain():
+        button = panel.retrain_button
+        seen.append((button.disabled, button.description, panel.retrain()))  # a second click while running
+        return "retrained: fine"
+    panel = widgets.UploadPanel(tmp_path, retrain)
+    assert panel.retrain() == "retrained: fine"
+    assert seen == [(True, "Retraining…", "already retraining: wait until it has finished")]
+    assert not panel.retrain_button.disabled and panel.retrain_button.description == "Retrain"
+    assert "retraining: features" in "".join(o["text"] for o in panel.output.outputs)
+    panel.label.value, panel.split.value, panel.last_saved = "not_bo", "valid", [tmp_path / "x.png"]
+    panel.reset()
+    assert (panel.label.value, panel.split.value, panel.last_saved, panel.output.outputs) == ("bo", "train", [], ())
+    assert panel.upload.layout.width == "auto" and panel.upload.layout.min_width == "220px"  # room for the count
+
+
+# ---------------------------------------------------------------------------------------------
+# An interrupted or failed build is never taken for your photos (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+def fail_after(n, exc):
+    """Return a stand-in for door_data._save_jpeg that writes ``n`` views, then raises ``exc``."""
+    real, calls = door_data._save_jpeg, []
+
+    def save(image, path):
+        calls.append(path)
+        if len(calls) > n:
+            raise exc
+        real(image, path)
+    return save
+
+
+def all_yours(root):
+    for i, (split, label) in enumerate([(s, lab) for s in door_data.SPLITS for lab in door_data.LABELS]):
+        (root / split / label).mkdir(parents=True, exist_ok=True)
+        (root / split / label / f"mine{i}.png").write_bytes(png_bytes(100 + i))
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), OSError(28, "No space left on device")])
+def test_a_build_interrupted_while_writing_is_rebuilt_not_taken_for_yours(tmp_path, no_network, monkeypatch, exc):
+    monkeypatch.setattr(door_data, "_save_jpeg", fail_after(6, exc))  # dies in valid/, as in the audit
+    with pytest.raises((KeyboardInterrupt, DataFolderError)):
+        door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert not any(tmp_path.glob("*/*/*.jpg")), "a half-finished build must not reach the four folders"
+    assert not (tmp_path / door_data.STAGING).exists()
+    monkeypatch.undo()
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert data.source == "offline" and data.yours == []
+    assert data.counts() == {"train": {"bo": 3, "not_bo": 2}, "valid": {"bo": 2, "not_bo": 1}}
+
+
+def test_disk_full_names_the_folder_and_the_fix(tmp_path, no_network, monkeypatch):
+    monkeypatch.setattr(door_data, "_save_jpeg", fail_after(2, OSError(28, "No space left on device")))
+    with pytest.raises(DataFolderError, match="full disk.*COURSE_DATA"):
+        door_data.build_door_data(tmp_path, offline=tiny_sources)
+
+
+def test_a_build_interrupted_while_moving_in_is_undone_and_rebuilt(tmp_path, no_network, monkeypatch):
+    real, moved = door_data.os.replace, []
+
+    def replace(src, dst):
+        if str(src).endswith(".jpg") and len(moved) >= 3:
+            raise KeyboardInterrupt
+        moved.append(dst)
+        real(src, dst)
+    monkeypatch.setattr(door_data.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert (tmp_path / door_data.PENDING).is_file() and not (tmp_path / door_data.MANIFEST).exists()
+    monkeypatch.undo()
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert data.source == "offline" and data.yours == [] and sum(len(v) for v in data.items.values()) == 8
+    assert not (tmp_path / door_data.PENDING).exists()
+
+
+def test_your_photos_survive_an_interrupted_build_and_stay_yours(tmp_path, no_network, monkeypatch):
+    mine = tmp_path / "train" / "bo" / "my_dog.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(png_bytes(7))
+    monkeypatch.setattr(door_data, "_save_jpeg", fail_after(4, KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        door_data.build_door_data(tmp_path, offline=tiny_sources)
+    monkeypatch.undo()
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert mine.read_bytes() == png_bytes(7) and data.yours == [mine] and data.source == "offline"
+
+
+def test_views_an_old_interrupted_build_left_without_a_manifest_are_rebuilt(tmp_path, no_network):
+    door_data.build_door_data(tmp_path, offline=tiny_sources)
+    (tmp_path / door_data.MANIFEST).unlink()  # what the version before the staging folder left when killed
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources)
+    assert data.source == "offline" and data.yours == [] and sum(len(v) for v in data.items.values()) == 8
+
+
+def test_rebuild_over_your_photos_keeps_them_and_an_old_offline_build_is_rebuilt(tmp_path, no_network):
+    all_yours(tmp_path)
+    data = door_data.build_door_data(tmp_path, offline=tiny_sources, rebuild=True)
+    assert data.source == "offline" and len(data.yours) == 4 and all(p.is_file() for p in data.yours)
+    manifest = json.loads((tmp_path / door_data.MANIFEST).read_text())
+    manifest.pop("version")  # version 1: Bo was four different dogs
+    (tmp_path / door_data.MANIFEST).write_text(json.dumps(manifest))
+    built = []
+    door_data.build_door_data(tmp_path, offline=lambda: built.append(1) or tiny_sources())
+    assert built and json.loads((tmp_path / door_data.MANIFEST).read_text())["version"] == door_data.OFFLINE_VERSION

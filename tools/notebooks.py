@@ -69,7 +69,11 @@ README_KEYS: dict[str, list[str]] = {
                 "accuracy at lr 1e-3: Adam {adam_accuracy_lr_1e_3:.3f}, SGD {sgd_accuracy_lr_1e_3:.3f}",
                 "SGD's good lrs {sgd_window_decades_above_adam:+.1f} decades from Adam's"],
     "05a_doggy_door": ["{top1_vs_group_disagreements} photos where top-1 and P(dog) disagree"],
-    "05b_presidential_doggy_door": ["validation accuracy {final_accuracy:.3f}",
+    "05b_presidential_doggy_door": ["validation accuracy: head {head_accuracy:.3f}, "
+                                    "end to end {end_to_end_accuracy:.3f}, fine-tuned {fine_tune_accuracy:.3f} "
+                                    "(majority baseline {majority_baseline:.3f})",
+                                    "fine-tuning at lr 1e-3 keeps {imagenet_kept_lr_1e_3:.0%} of the base's ImageNet "
+                                    "answers, at 1e-6 {imagenet_kept_lr_1e_6:.0%}",
                                     "cached features {feature_cache_speedup:.0f}× faster per epoch"],
     "06_multi_gpu_training": ["final loss {final_loss:.6f}", "resumed = clean: {resumed_equals_clean}",
                               "accuracy {final_accuracy:.3f}",
