@@ -38,10 +38,15 @@ def solution_lines(nb) -> list[str]:
 def assert_no_solution_left(student_path: Path, teacher_path: Path) -> None:
     text = student_path.read_text(encoding="utf-8")
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, f"{student_path}: solution markers left"
+    # The student's exercise cells (nbgrader solution cells) must hold none of the teacher's solution lines.
+    # The notebook's own reference code elsewhere is part of the lesson (later cells use it), so a line it
+    # shares with a solution is not a leak.
     cells = nbformat.read(student_path, as_version=4).cells
-    student_code = {line.strip() for c in cells for line in c.source.splitlines()}
+    exercise_cells = [c for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+    assert exercise_cells, f"{student_path}: no exercise cells (nbgrader solution cells) in the student copy"
+    student_code = {line.strip() for c in exercise_cells for line in c.source.splitlines()}
     leaked = [line for line in solution_lines(nbformat.read(teacher_path, as_version=4)) if line in student_code]
-    assert not leaked, f"{student_path}: solution lines left in the student copy: {leaked}"
+    assert not leaked, f"{student_path}: solution lines left in the student copy's exercise cells: {leaked}"
 
 
 @pytest.fixture(scope="module")
