@@ -11,6 +11,12 @@ LAB_SOURCE ?= build/student
 LAB_WORK ?= work
 LAB_ARGS ?=
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# kernels get CurveZMQ keys from the server (ipykernel's kernelspec declares "curve"), so none warns
+# "Kernel is running over TCP without encryption" in the terminal
+LAB_KERNEL_FLAGS := --KernelManager.transport_encryption=auto
+# make test: pytest-xdist workers, one per core (at most 4: each notebook's kernel holds torch, about
+# 0.8 GB); TEST_JOBS=0 runs everything in one process, as plain `pytest` does
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 4 ? 4 : n )))
 
 .PHONY: run test test-gpu lab reset data clean help student lint
 
@@ -43,14 +49,14 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 test: $(STAMP) data lint student
-	COURSE_MODE=fast $(PY) -m pytest
+	COURSE_MODE=fast $(PY) -m pytest -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 student: $(STAMP)
 	$(PY) tools/notebooks.py student
 
 lab: $(STAMP) data student
 	$(PYTHON) tools/lab.py copies --source $(LAB_SOURCE) --work $(LAB_WORK)
-	$(VENV)/bin/jupyter lab $(LAB_ROOT_FLAG) $(LAB_ARGS) $(LAB_WORK)/
+	$(VENV)/bin/jupyter lab $(LAB_ROOT_FLAG) $(LAB_KERNEL_FLAGS) $(LAB_ARGS) $(LAB_WORK)/
 
 reset: student
 	@test -n "$(NB)" || { echo "make reset: name the notebook, e.g. make reset NB=05b" >&2; exit 2; }

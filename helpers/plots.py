@@ -61,22 +61,37 @@ def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols:
     return fig
 
 
+_FEW_EPOCHS = 3  # up to this many epochs, each point is labelled with its value
+
+
 def plot_history(history: Sequence[dict], *, title: str = "Training history") -> Figure:
-    """Return a figure with loss and accuracy per epoch from :func:`helpers.fit`'s history (notebook 05b)."""
+    """Return a figure with loss and accuracy per epoch from :func:`helpers.fit`'s history (notebook 05b).
+
+    With up to ``_FEW_EPOCHS`` (3) epochs a line says little, so each point carries its value, and one epoch
+    is said in the title: a single dot per split, not a curve.
+    """
     if not history:
         raise ValueError("plot_history got an empty history: train for at least one epoch")
     epochs = [row["epoch"] for row in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
     for split, style in (("train", "-o"), ("valid", "--s")):
-        if f"{split}_loss" in history[0]:
-            ax_loss.plot(epochs, [r[f"{split}_loss"] for r in history], style, label=split)
-            ax_acc.plot(epochs, [r[f"{split}_accuracy"] for r in history], style, label=split)
+        if f"{split}_loss" not in history[0]:
+            continue
+        for ax, key, fmt in ((ax_loss, "loss", "{:.3f}"), (ax_acc, "accuracy", "{:.3f}")):
+            values = [r[f"{split}_{key}"] for r in history]
+            ax.plot(epochs, values, style, label=split)
+            if len(history) <= _FEW_EPOCHS:
+                for x, y in zip(epochs, values):
+                    ax.annotate(f"{split} {fmt.format(y)}", (x, y), textcoords="offset points", xytext=(6, 4),
+                                fontsize=8)
     ax_loss.set(title="Loss", xlabel="epoch", ylabel="loss (mean per item)")
     ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy (fraction correct)")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
+    if len(history) == 1:
+        title += f" (one epoch, {epochs[0]}: one point per split, its value beside it)"
     fig.suptitle(title)
     fig.tight_layout()
     return fig

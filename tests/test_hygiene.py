@@ -5,6 +5,7 @@ import inspect
 import re
 from pathlib import Path
 
+import ipykernel.kernelspec
 import nbformat
 import pytest
 
@@ -31,6 +32,11 @@ def test_notebook_hygiene(path):
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{path.name}: kernelspec must be python3"
+    installed = ipykernel.kernelspec.get_kernel_dict()["display_name"]
+    assert nb.metadata["kernelspec"].get("display_name") == installed, (
+        f"{path.name}: kernelspec display name {nb.metadata['kernelspec'].get('display_name')!r} differs from the "
+        f"installed kernel's {installed!r}, so JupyterLab opens it modified; run `.venv/bin/python tools/notebooks.py "
+        "strip`")
     code = [c for c in nb.cells if c.cell_type == "code"]
     for i, cell in enumerate(code):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]

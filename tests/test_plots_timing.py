@@ -47,6 +47,18 @@ def test_plot_history_draws_both_splits():
         plots.plot_history([])
 
 
+def test_plot_history_labels_the_points_of_a_short_history_and_says_one_epoch():
+    one = [{"epoch": 1, "train_loss": 0.6931, "train_accuracy": 0.5, "valid_loss": 0.25, "valid_accuracy": 0.875}]
+    fig = plots.plot_history(one, title="Head")
+    loss_ax, acc_ax = fig.axes
+    assert [t.get_text() for t in acc_ax.texts] == ["train 0.500", "valid 0.875"]
+    assert [t.get_text() for t in loss_ax.texts] == ["train 0.693", "valid 0.250"]
+    assert "one epoch" in fig._suptitle.get_text()
+    many = [{**one[0], "epoch": e} for e in range(1, plots._FEW_EPOCHS + 2)]
+    fig = plots.plot_history(many)
+    assert not fig.axes[0].texts and "one epoch" not in fig._suptitle.get_text()
+
+
 def test_benchmark_warms_up_and_repeats():
     calls = []
     result = timing.benchmark(lambda: calls.append(1), warmup=2, repeats=5)

@@ -40,6 +40,7 @@ def test_run_reports_each_notebook_and_fails_after_running_all(tmp_path):
                             capture_output=True, text=True, timeout=180, env={**__import__("os").environ,
                                                                              "COURSE_MODE": "fast"})
     assert result.returncode == 1, result.stdout + result.stderr
+    assert "without encryption" not in result.stderr, "the kernels should get CurveZMQ keys (KERNEL_CONFIG)"
     summary = (build / "summary.md").read_text()
     assert "| 01_breaks.ipynb | FAILED: ValueError: broken on purpose |" in summary
     assert "| 02_works.ipynb | ok |" in summary and "- mode: fast" in summary
