@@ -142,13 +142,15 @@ def pretrained(name: str = "efficientnet_lite0") -> tuple[nn.Module, Callable]:
     """Return ``(model, preprocess)``: a pretrained ImageNet network in eval mode and its transform (notebook 05a).
 
     ``efficientnet_lite0`` (default) works offline; ``vgg16`` is the course's model and
-    needs its weights cached or a network connection.
+    needs its weights cached or a network connection. The weights are in channels-last memory
+    format, the layout PyTorch recommends for convolutional networks (same values, faster convolutions).
     """
     if name == "efficientnet_lite0":
-        model = efficientnet_lite0()
+        model = efficientnet_lite0().to(memory_format=torch.channels_last)
         return model, preprocessing(model)
     if name == "vgg16":
-        return vgg16()
+        model, preprocess = vgg16()
+        return model.to(memory_format=torch.channels_last), preprocess
     raise ValueError(f"unknown model {name!r}; choose one of {AVAILABLE}")
 
 

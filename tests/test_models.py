@@ -46,6 +46,7 @@ def test_rename_refuses_unknown_keys(key):
 def test_pretrained_efficientnet_sees_a_cat_in_chelsea():
     model, preprocess = models.pretrained()
     assert not model.training
+    assert model.conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
     x = preprocess(load_rgb(_chelsea_path()))
     assert tuple(x.shape) == (3, 224, 224)
     with torch.no_grad():
