@@ -6,7 +6,7 @@ import torch
 from ..exercises import Wrong, exercise, expect
 from ..models import CAT_CLASSES, DOG_CLASSES
 
-__all__ = ["door_decision", "dog_probability"]
+__all__ = ["my_doggy_door_decision", "my_dog_probability"]
 
 COME_IN, STAY_INSIDE, STAY_OUT = "Doggy come on in!", "Kitty stay inside!", "You're not a dog! Stay outside!"
 _NAMES = {150: "sea lion", 151: "Chihuahua", 268: "Mexican hairless", 269: "timber wolf", 273: "dingo",
@@ -18,7 +18,7 @@ def _right(idx: int) -> str:
 
 
 @exercise
-def door_decision(answer) -> str:
+def my_doggy_door_decision(answer) -> str:
     """``answer(probs)`` must return the course's message for the top-1 class of 1000 probabilities ``probs``."""
     for idx in (151, 200, 268, 281, 285, 0, 150, 269, 273, 280, 286, 999):
         probs = torch.full((1000,), 0.5 / 999)
@@ -55,7 +55,7 @@ def _logits() -> torch.Tensor:
 
 
 @exercise
-def dog_probability(answer) -> str:
+def my_dog_probability(answer) -> str:
     """``answer(logits)`` must return, for each row of ``logits`` (N × 1000), the summed probability of dog classes."""
     logits = _logits()
     probs = logits.softmax(dim=1)

@@ -6,7 +6,7 @@ from torch import nn
 
 from ..exercises import Wrong, exercise, expect
 
-__all__ = ["door_model", "fine_tune_lr"]
+__all__ = ["my_door_model", "my_fine_tune_lr"]
 
 
 def _fake_base() -> nn.Module:
@@ -16,7 +16,7 @@ def _fake_base() -> nn.Module:
 
 
 @exercise
-def door_model(answer) -> str:
+def my_door_model(answer) -> str:
     """``answer(base)`` must return ``(model, loss_fn)``: the frozen base, a one-logit head, a loss on logits."""
     base = _fake_base()
     result = answer(base)
@@ -67,7 +67,7 @@ _TABLES = [
 
 
 @exercise
-def fine_tune_lr(answer) -> str:
+def my_fine_tune_lr(answer) -> str:
     """``answer(measured, before)`` must return the largest safe learning rate in ``measured`` (rule: notebook 05b)."""
     for table, before, right in _TABLES:
         measured = {lr: {"imagenet_kept": kept, "accuracy": acc} for lr, (kept, acc) in table.items()}

@@ -15,7 +15,7 @@ from torch.utils.data import DistributedSampler
 
 from ..exercises import exercise, expect
 
-__all__ = ["epoch_order", "snapshot_for_resume"]
+__all__ = ["my_epoch_order", "my_snapshot"]
 
 
 def _reference_order(n_items: int, rank: int, world_size: int, epoch: int, seed: int) -> list[int]:
@@ -25,7 +25,7 @@ def _reference_order(n_items: int, rank: int, world_size: int, epoch: int, seed:
 
 
 @exercise
-def epoch_order(answer) -> str:
+def my_epoch_order(answer) -> str:
     """``answer(n_items, rank, world_size, epoch, seed)`` must return the item indices that
     ``DistributedSampler(shuffle=True, seed=seed)`` gives ``rank`` after ``set_epoch(epoch)``."""
     n, world, seed = 10, 2, 0
@@ -91,7 +91,7 @@ def _fresh():
 
 
 @exercise
-def snapshot_for_resume(answer) -> str:
+def my_snapshot(answer) -> str:
     """``answer(model, optimizer, epoch, history)``, called after epoch ``epoch`` has finished, must return
     the snapshot dict (``model``, ``optimizer``, ``next_epoch``, ``history``) from which a restarted run
     continues exactly like one that never crashed."""
