@@ -12,10 +12,14 @@ import importlib
 import pkgutil
 
 from ..exercises import Exercise
-from .nb04 import adam_update, adamw_update
-from .nb05a import my_dog_probability, my_doggy_door_decision
-from .nb05b import my_door_model, my_fine_tune_lr
-from .nb06 import my_epoch_order, my_snapshot
+from .nb04 import adam_update as adam_update
+from .nb04 import adamw_update as adamw_update
+from .nb05a import my_dog_probability as my_dog_probability
+from .nb05a import my_doggy_door_decision as my_doggy_door_decision
+from .nb05b import my_door_model as my_door_model
+from .nb05b import my_fine_tune_lr as my_fine_tune_lr
+from .nb06 import my_epoch_order as my_epoch_order
+from .nb06 import my_snapshot as my_snapshot
 
 _EXPLICIT = {"nb04": ["adam_update", "adamw_update"],
              "nb05a": ["my_doggy_door_decision", "my_dog_probability"],

@@ -127,7 +127,8 @@ MESSAGES = {
     "v_no_one_minus": "your v adds the whole squared gradient: the running mean is "
                       "v = beta2 * v + (1 - beta2) * grad**2",
     "returned_hats": "you returned the bias-corrected m_hat and v_hat as the new moments: return the running "
-                     "averages m and v themselves (the next step builds on them); the hats serve only this step's update",
+                     "averages m and v themselves (the next step builds on them); the hats serve only this "
+                     "step's update",
     "no_correction": "the bias correction is missing: divide m by (1 - beta1**t) and v by (1 - beta2**t) before "
                      "the update (without it the first steps are too long or too short)",
     "no_correction_m": "m is not bias-corrected: m_hat = m / (1 - beta1**t)",
@@ -189,7 +190,17 @@ def _spy_on_torch_optim() -> Iterator[list[str]]:
 
 
 def _same(a, b) -> bool:
-    return a is not None and b is not None and a.shape == b.shape and torch.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True)
+    return a is not None and b is not None and a.shape == b.shape and torch.allclose(
+        a, b, rtol=RTOL, atol=ATOL, equal_nan=True)
+
+
+def _constant_beta(got, old, new) -> float | None:
+    """The one beta with got = beta * old + (1 - beta) * new in every coordinate, if there is one."""
+    moving = (old - new).abs() > 1e-12
+    if not moving.any():
+        return None
+    betas = (got - new)[moving] / (old - new)[moving]
+    return float(betas[0]) if torch.allclose(betas, betas[0].expand_as(betas), rtol=1e-9, atol=1e-12) else None
 
 
 def _gap(a, b) -> str:
@@ -210,6 +221,12 @@ def _diagnose(where, c, got, want, p, g, m, v, t, variants) -> Wrong:
         for slip, (sm, sv) in _moment_slips(g, m, v, c).items():
             if (slip.startswith("m") and _same(got_m, sm)) or (slip.startswith("v") and _same(got_v, sv)):
                 return Wrong(where + MESSAGES[slip].format(**fmt))
+        for name, got_x, old, new in (("m", got_m, m, g), ("v", got_v, v, g * g)):
+            beta = _constant_beta(got_x, old, new)
+            if beta is not None and abs(beta - c[f"beta{1 if name == 'm' else 2}"]) > 1e-9:
+                which = "beta1" if name == "m" else "beta2"
+                return Wrong(f"{where}your {name} uses beta {beta:.6g}, not the {which} you were given (the check "
+                             f"passes {which}={c[which]}): use the argument")
         if "coupled" in variants and _same(got_m, variants["coupled"][1]):
             return Wrong(where + MESSAGES["coupled"])
         if not _same(got_m, want_m):
@@ -265,7 +282,10 @@ def _run(answer: Callable, make_torch: Callable, variants: Callable, decay: bool
                    f"return (param, m, v) as tensors of the parameter's shape {tuple(shape)}; got "
                    + ", ".join(type(x).__name__ + (str(tuple(x.shape)) if isinstance(x, torch.Tensor) else "")
                                for x in result))
-            got = tuple(x.detach().to(torch.float64) for x in result)
+            expect(all(x.dtype == torch.float64 for x in result),
+                   f"your function returns {', '.join(str(x.dtype) for x in result)}: the check passes float64 "
+                   "tensors; compute in their own dtype (no .float())")
+            got = tuple(x.detach() for x in result)
             if all(_same(a, b) for a, b in zip(got, want)):
                 p, m, v = got
                 continue
