@@ -25,6 +25,11 @@ def right_door(idx):
     return "You're not a dog! Stay outside!"
 
 
+def on_top1(rule):
+    """The exercise's shape: 1000 probabilities in, the rule applied to the top-1 class."""
+    return lambda probs: rule(int(probs.argmax()))
+
+
 def door_without_268(idx):
     return right_door(idx) if idx != 268 else "You're not a dog! Stay outside!"  # range(151, 268)
 
@@ -37,20 +42,64 @@ def door_from_150(idx):
     return "Doggy come on in!" if 150 <= idx <= 268 else right_door(idx)
 
 
-def on_top1(rule):
-    """The exercise's shape: 1000 probabilities in, the rule applied to the top-1 class."""
-    return lambda probs: rule(int(probs.argmax()))
+def cats_from_282(idx):
+    return "Kitty stay inside!" if 282 <= idx <= 285 else right_door(idx) if idx != 281 else right_door(0)
+
+
+def cats_from_280(idx):
+    return "Kitty stay inside!" if 280 <= idx <= 285 else right_door(idx)
+
+
+def by_summed_probability(probs):
+    dog, cat = probs[151:269].sum(), probs[281:286].sum()
+    if dog > 0.5:
+        return "Doggy come on in!"
+    return "Kitty stay inside!" if cat > 0.5 else "You're not a dog! Stay outside!"
+
+
+def by_largest_group(probs):
+    dog, cat = float(probs[151:269].sum()), float(probs[281:286].sum())
+    other = 1 - dog - cat
+    return ["Doggy come on in!", "Kitty stay inside!", "You're not a dog! Stay outside!"][
+        max(range(3), key=[dog, cat, other].__getitem__)]
+
+
+def only_when_sure(probs):
+    idx = int(probs.argmax())
+    return right_door(idx) if probs[idx] > 0.5 else "You're not a dog! Stay outside!"
+
+
+def by_top_value(probs):
+    return right_door(int(probs.max()))  # the probability, not its index
 
 
 @pytest.mark.parametrize("answer, words", [
-    (door_without_268, "includes both ends"),
-    (door_without_cats, "is a cat (281–285)"),
-    (door_from_150, "class 150 (sea lion) is not a dog"),
-    (lambda idx: "come in" if 151 <= idx <= 268 else "out", "three messages exactly"),
-], ids=["range_end_excluded", "no_cats", "starts_at_150", "own_messages"])
+    (on_top1(door_without_268), "includes both ends"),
+    (on_top1(door_without_cats), "cats get 'Kitty stay inside!'"),
+    (on_top1(door_from_150), "class 150 (sea lion) is not a dog"),
+    (on_top1(cats_from_282), "the cat range 281–285 includes both ends"),
+    (on_top1(cats_from_280), "class 280 (grey fox) is not a cat"),
+    (on_top1(lambda idx: "come in" if 151 <= idx <= 268 else "out"), "three messages exactly"),
+    (by_summed_probability, "you decided by the summed group probability"),
+    (by_largest_group, "the largest summed probability"),
+    (only_when_sure, "only when its probability is above 0.5"),
+    (by_top_value, "class 151 (Chihuahua) on top with probability 0.90 should get"),
+], ids=["range_end_excluded", "no_cats", "starts_at_150", "cats_from_282", "cats_from_280", "own_messages",
+        "summed_rule", "largest_group", "threshold", "max_value_not_index"])
 def test_door_decision_mistakes_get_their_message(answer, words):
-    result = helpers.check.door_decision.outcome(on_top1(answer))
+    result = helpers.check.my_doggy_door_decision.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
+
+
+@pytest.mark.parametrize("answer", [
+    on_top1(right_door),
+    lambda probs: ("Doggy come on in!" if int(probs.argmax()) in helpers.DOG_CLASSES else "Kitty stay inside!"
+                   if int(probs.argmax()) in helpers.CAT_CLASSES else "You're not a dog! Stay outside!"),
+    lambda probs: right_door(torch.topk(probs, 1).indices.item()),
+], ids=["chained_comparison", "helpers_ranges", "topk"])
+def test_door_decision_valid_answers_pass(answer):
+    result = helpers.check.my_doggy_door_decision.outcome(answer)
+    assert result.status == PASSED, result.line
 
 
 # 05a · the summed dog probability --------------------------------------------------------------
@@ -59,16 +108,51 @@ def right_p_dog(logits):
     return logits.softmax(dim=1)[:, 151:269].sum(dim=1)
 
 
+def four_photos_written_in(logits):
+    return torch.stack([logits[i].softmax(dim=0)[151:269].sum() for i in range(4)])
+
+
+def naive_exp(logits):
+    e = logits.exp()
+    return e[:, 151:269].sum(dim=1) / e.sum(dim=1)
+
+
 @pytest.mark.parametrize("answer, words", [
     (lambda lg: lg[:, 151:269].sum(dim=1), "summed the logits"),
     (lambda lg: lg.softmax(dim=0)[:, 151:269].sum(dim=1), "softmax ran over the batch (dim=0)"),
     (lambda lg: lg.softmax(dim=1)[:, 151:268].sum(dim=1), "class 268 is missing"),
-    (lambda lg: lg.softmax(dim=1)[:, 151:269].sum(dim=1, keepdim=True), "one number per photo"),
+    (lambda lg: lg.softmax(dim=1)[:, 152:269].sum(dim=1), "class 151 is missing"),
+    (lambda lg: lg.softmax(dim=1)[:, 151:286].sum(dim=1), "dogs AND cats"),
+    (lambda lg: lg.softmax(dim=1)[:, 151:269].sum(dim=1, keepdim=True), "no keepdim"),
     (lambda lg: lg.softmax(dim=1).max(dim=1).values, "top-1 probability"),
-], ids=["logits_summed", "softmax_dim0", "slice_151_268", "keepdim", "top1"])
+    (lambda lg: lg.softmax(dim=1)[:, 151:269].max(dim=1).values, "the most likely dog breed's probability"),
+    (lambda lg: lg.sigmoid()[:, 151:269].sum(dim=1), "you applied a sigmoid"),
+    (lambda lg: lg.log_softmax(dim=1)[:, 151:269].sum(dim=1), "summed log-probabilities"),
+    (lambda lg: lg[:, 151:269].softmax(dim=1).sum(dim=1), "softmax over the dog columns alone"),
+    (four_photos_written_in, "it must work for any number of rows"),
+    (naive_exp, "exp overflows"),
+], ids=["logits_summed", "softmax_dim0", "slice_151_268", "slice_152_269", "cats_too", "keepdim", "top1",
+        "best_breed", "sigmoid", "log_probs", "dog_only_softmax", "four_written_in", "naive_exp"])
 def test_dog_probability_mistakes_get_their_message(answer, words):
-    result = helpers.check.dog_probability.outcome(answer)
+    result = helpers.check.my_dog_probability.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
+
+
+def stable_by_hand(logits):
+    shifted = logits - logits.max(dim=1, keepdim=True).values
+    e = shifted.exp()
+    return e[:, list(helpers.DOG_CLASSES)].sum(dim=1) / e.sum(dim=1)
+
+
+@pytest.mark.parametrize("answer", [
+    right_p_dog,
+    lambda lg: torch.nn.functional.softmax(lg, dim=-1)[:, list(helpers.DOG_CLASSES)].sum(-1),
+    lambda lg: (lg[:, 151:269].logsumexp(dim=1) - lg.logsumexp(dim=1)).exp(),
+    stable_by_hand,
+], ids=["slice", "functional_dog_classes", "logsumexp", "by_hand_with_max"])
+def test_dog_probability_valid_answers_pass(answer):
+    result = helpers.check.my_dog_probability.outcome(answer)
+    assert result.status == PASSED, result.line
 
 
 # 05b · freeze the base, add the head -----------------------------------------------------------
@@ -117,7 +201,7 @@ def new_base(base):
     (new_base, "does not contain the base you were given"),
 ], ids=["base_not_frozen", "everything_frozen", "two_outputs", "bce_loss", "cross_entropy", "new_base"])
 def test_door_model_mistakes_get_their_message(answer, words):
-    result = helpers.check.door_model.outcome(answer)
+    result = helpers.check.my_door_model.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
 
 
@@ -139,14 +223,14 @@ def right_lr(measured, before):
     (lambda m, b: 3e-6, "return one of the measured learning rates"),
 ], ids=["always_smallest", "always_largest", "ignores_accuracy", "ignores_imagenet", "none_when_unsafe", "constant"])
 def test_fine_tune_lr_mistakes_get_their_message(answer, words):
-    result = helpers.check.fine_tune_lr.outcome(answer)
+    result = helpers.check.my_fine_tune_lr.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
 
 
-@pytest.mark.parametrize("check, right", [(helpers.check.door_decision, on_top1(right_door)),
-                                          (helpers.check.dog_probability, right_p_dog),
-                                          (helpers.check.door_model, right_door_model),
-                                          (helpers.check.fine_tune_lr, right_lr)])
+@pytest.mark.parametrize("check, right", [(helpers.check.my_doggy_door_decision, on_top1(right_door)),
+                                          (helpers.check.my_dog_probability, right_p_dog),
+                                          (helpers.check.my_door_model, right_door_model),
+                                          (helpers.check.my_fine_tune_lr, right_lr)])
 def test_right_answers_pass_and_stubs_are_not_done(check, right):
     assert check.outcome(right).status == PASSED, check.outcome(right).line
     assert check.outcome(stub).status == NOT_DONE
