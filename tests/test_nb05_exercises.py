@@ -162,6 +162,31 @@ def right_door_model(base):
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
 
 
+def loop_freeze_functional_loss(base):
+    for p in base.parameters():
+        p.requires_grad = False
+    return nn.Sequential(base, nn.Linear(1000, 1)), nn.functional.binary_cross_entropy_with_logits
+
+
+class DoorModel(nn.Module):
+    def __init__(self, base):
+        super().__init__()
+        self.base, self.head = base.requires_grad_(False), nn.Linear(1000, 1)
+
+    def forward(self, x):
+        return self.head(self.base(x))
+
+
+def own_module_sum_loss(base):
+    return DoorModel(base), nn.BCEWithLogitsLoss(reduction="sum")
+
+
+def freeze_after_building(base):
+    model = nn.Sequential(base, nn.Linear(1000, 1))
+    model[0].requires_grad_(False)
+    return model, nn.BCEWithLogitsLoss()
+
+
 def base_not_frozen(base):
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
 
@@ -182,7 +207,7 @@ def bce_on_logits(base):
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCELoss()
 
 
-def sigmoid_then_ce(base):
+def one_logit_cross_entropy(base):
     base.requires_grad_(False)
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.CrossEntropyLoss()
 
@@ -192,17 +217,79 @@ def new_base(base):
     return nn.Sequential(fresh, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
 
 
+def sigmoid_then_bce_with_logits(base):
+    base.requires_grad_(False)
+    return nn.Sequential(base, nn.Linear(1000, 1), nn.Sigmoid()), nn.BCEWithLogitsLoss()
+
+
+def sigmoid_then_bce(base):
+    base.requires_grad_(False)
+    return nn.Sequential(base, nn.Linear(1000, 1), nn.Sigmoid()), nn.BCELoss()
+
+
+def attribute_not_method(base):
+    base.requires_grad = False  # sets an attribute; the parameters still train
+    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
+
+
+def eval_is_not_freezing(base):
+    base.eval()
+    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
+
+
+def loss_class_not_instance(base):
+    base.requires_grad_(False)
+    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss
+
+
+def hidden_layer_head(base):
+    base.requires_grad_(False)
+    return nn.Sequential(base, nn.Linear(1000, 64), nn.ReLU(), nn.Linear(64, 1)), nn.BCEWithLogitsLoss()
+
+
+def head_without_bias(base):
+    base.requires_grad_(False)
+    return nn.Sequential(base, nn.Linear(1000, 1, bias=False)), nn.BCEWithLogitsLoss()
+
+
+def mse_loss(base):
+    base.requires_grad_(False)
+    return nn.Sequential(base, nn.Linear(1000, 1)), nn.MSELoss()
+
+
+def sigmoid_inside_own_loss(base):
+    base.requires_grad_(False)
+    return (nn.Sequential(base, nn.Linear(1000, 1)),
+            lambda logits, y: nn.functional.binary_cross_entropy(torch.sigmoid(logits), y))
+
+
 @pytest.mark.parametrize("answer, words", [
     (base_not_frozen, "the base still trains"),
     (everything_frozen, "nothing trains: the head is frozen too"),
     (two_outputs, "one logit per photo"),
     (bce_on_logits, "nn.BCELoss expects probabilities"),
-    (sigmoid_then_ce, "CrossEntropyLoss wants one score per class"),
+    (one_logit_cross_entropy, "CrossEntropyLoss wants one score per class"),
     (new_base, "does not contain the base you were given"),
-], ids=["base_not_frozen", "everything_frozen", "two_outputs", "bce_loss", "cross_entropy", "new_base"])
+    (sigmoid_then_bce_with_logits, "the sigmoid is applied twice"),
+    (sigmoid_then_bce, "it ends in a sigmoid and outputs probabilities"),
+    (attribute_not_method, "base.requires_grad = False only sets a new attribute"),
+    (eval_is_not_freezing, "eval() changes what BatchNorm and Dropout do, it does not freeze"),
+    (loss_class_not_instance, "you returned the class nn.BCEWithLogitsLoss"),
+    (hidden_layer_head, "64,129 parameters train: the course's head is one layer"),
+    (head_without_bias, "your head has no bias"),
+    (mse_loss, "binary cross-entropy on logits gives"),
+    (sigmoid_inside_own_loss, "your loss takes sigmoid(logit) and then binary cross-entropy"),
+], ids=lambda x: x.__name__ if callable(x) else "")
 def test_door_model_mistakes_get_their_message(answer, words):
     result = helpers.check.my_door_model.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
+
+
+@pytest.mark.parametrize("answer", [right_door_model, loop_freeze_functional_loss, own_module_sum_loss,
+                                    freeze_after_building], ids=lambda f: f.__name__)
+def test_door_model_valid_answers_pass(answer):
+    result = helpers.check.my_door_model.outcome(answer)
+    assert result.status == PASSED, result.line
 
 
 # 05b · the fine-tuning learning rate -----------------------------------------------------------
@@ -212,27 +299,63 @@ def right_lr(measured, before):
     return max(safe) if safe else min(measured)
 
 
+def sorted_descending(measured, before):
+    for lr in sorted(measured, reverse=True):
+        if measured[lr]["imagenet_kept"] >= 0.9 and not measured[lr]["accuracy"] < before:
+            return lr
+    return min(measured)
+
+
+def first_safe(measured, before):
+    return next((lr for lr, r in measured.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= before),
+                min(measured))
+
+
+def percent(measured, before):
+    safe = [lr for lr, r in measured.items() if r["imagenet_kept"] >= 90 and r["accuracy"] >= before]
+    return max(safe) if safe else min(measured)
+
+
 @pytest.mark.parametrize("answer, words", [
-    (lambda m, b: min(m), "too cautious"),
-    (lambda m, b: max(m), "kept only 0% of the base's ImageNet answers"),
+    (lambda m, b: min(m), "you return the smallest learning rate measured on every table"),
+    (percent, "compare it with 0.9, not 90"),
+    (lambda m, b: max(m), "you return the largest learning rate measured on every table"),
     (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9] or [min(m)]),
      "lowered validation accuracy"),
     (lambda m, b: max([lr for lr, r in m.items() if r["accuracy"] >= b] or [min(m)]), "kept only 30%"),
     (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= b], default=None),
      "return the smallest one measured"),
     (lambda m, b: 3e-6, "return one of the measured learning rates"),
-], ids=["always_smallest", "always_largest", "ignores_accuracy", "ignores_imagenet", "none_when_unsafe", "constant"])
+    (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] > 0.9 and r["accuracy"] >= b] or [min(m)]),
+     "includes 90% (>= 0.9, not > 0.9)"),
+    (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] > b] or [min(m)]),
+     "keep accuracy >= before, not > before"),
+    (lambda m, b: min([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= b] or [min(m)]),
+     "you return the SMALLEST safe learning rate"),
+    (first_safe, "the first safe learning rate in the dict's order"),
+    (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= b] or [max(m)]),
+     "the rule falls back to the smallest"),
+    (lambda m, b: max(m, key=lambda lr: m[lr]["accuracy"]), "the learning rate with the best accuracy"),
+], ids=["always_smallest", "percent", "always_largest", "ignores_accuracy", "ignores_imagenet", "none_when_unsafe",
+        "constant", "strict_kept", "strict_accuracy", "smallest_safe", "first_safe", "fallback_largest",
+        "best_accuracy"])
 def test_fine_tune_lr_mistakes_get_their_message(answer, words):
     result = helpers.check.my_fine_tune_lr.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
 
 
-@pytest.mark.parametrize("check, right", [(helpers.check.my_doggy_door_decision, on_top1(right_door)),
-                                          (helpers.check.my_dog_probability, right_p_dog),
-                                          (helpers.check.my_door_model, right_door_model),
-                                          (helpers.check.my_fine_tune_lr, right_lr)])
-def test_right_answers_pass_and_stubs_are_not_done(check, right):
-    assert check.outcome(right).status == PASSED, check.outcome(right).line
+@pytest.mark.parametrize("answer", [right_lr, sorted_descending,
+                                    lambda m, b: max((lr for lr in m if m[lr]["imagenet_kept"] >= 0.9
+                                                      and m[lr]["accuracy"] >= b), default=min(m))],
+                         ids=["filter_max", "sorted_descending", "generator_default"])
+def test_fine_tune_lr_valid_answers_pass(answer):
+    result = helpers.check.my_fine_tune_lr.outcome(answer)
+    assert result.status == PASSED, result.line
+
+
+@pytest.mark.parametrize("check", [helpers.check.my_doggy_door_decision, helpers.check.my_dog_probability,
+                                   helpers.check.my_door_model, helpers.check.my_fine_tune_lr])
+def test_stubs_are_not_done(check):
     assert check.outcome(stub).status == NOT_DONE
 
 
@@ -240,4 +363,3 @@ def test_the_run_s_own_measurement_picks_1e_6():
     """On notebook 05b's measured table (1e-3 erased the base, 1e-6 kept it) the rule picks the course's 1e-6."""
     measured = {1e-3: {"imagenet_kept": 0.0, "accuracy": 0.815}, 1e-6: {"imagenet_kept": 1.0, "accuracy": 1.0}}
     assert right_lr(measured, 1.0) == 1e-6
-    assert torch.is_tensor(right_p_dog(torch.zeros(2, 1000)))
