@@ -125,6 +125,7 @@ def naive_exp(logits):
     (lambda lg: lg.softmax(dim=1)[:, 151:286].sum(dim=1), "dogs AND cats"),
     (lambda lg: lg.softmax(dim=1)[:, 151:269].sum(dim=1, keepdim=True), "no keepdim"),
     (lambda lg: lg.softmax(dim=1).max(dim=1).values, "top-1 probability"),
+    (lambda lg: lg.softmax(dim=1)[:, 151:269].mean(dim=1), "P(dog) is their SUM"),
     (lambda lg: lg.softmax(dim=1)[:, 151:269].max(dim=1).values, "the most likely dog breed's probability"),
     (lambda lg: lg.sigmoid()[:, 151:269].sum(dim=1), "you applied a sigmoid"),
     (lambda lg: lg.log_softmax(dim=1)[:, 151:269].sum(dim=1), "summed log-probabilities"),
@@ -132,7 +133,7 @@ def naive_exp(logits):
     (four_photos_written_in, "it must work for any number of rows"),
     (naive_exp, "exp overflows"),
 ], ids=["logits_summed", "softmax_dim0", "slice_151_268", "slice_152_269", "cats_too", "keepdim", "top1",
-        "best_breed", "sigmoid", "log_probs", "dog_only_softmax", "four_written_in", "naive_exp"])
+        "mean", "best_breed", "sigmoid", "log_probs", "dog_only_softmax", "four_written_in", "naive_exp"])
 def test_dog_probability_mistakes_get_their_message(answer, words):
     result = helpers.check.my_dog_probability.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
@@ -252,6 +253,22 @@ def head_without_bias(base):
     return nn.Sequential(base, nn.Linear(1000, 1, bias=False)), nn.BCEWithLogitsLoss()
 
 
+def relu_after_head(base):
+    base.requires_grad_(False)
+    return nn.Sequential(base, nn.Linear(1000, 1), nn.ReLU()), nn.BCEWithLogitsLoss()
+
+
+def tanh_after_head(base):
+    base.requires_grad_(False)
+    return nn.Sequential(base, nn.Linear(1000, 1), nn.Tanh()), nn.BCEWithLogitsLoss()
+
+
+def pos_weight_and_dropout(base):
+    base.requires_grad_(False)
+    return (nn.Sequential(base, nn.Dropout(0.2), nn.Linear(1000, 1)),
+            nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0])))
+
+
 def mse_loss(base):
     base.requires_grad_(False)
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.MSELoss()
@@ -278,6 +295,8 @@ def sigmoid_inside_own_loss(base):
     (hidden_layer_head, "64,129 parameters train: the course's head is one layer"),
     (head_without_bias, "your head has no bias"),
     (mse_loss, "binary cross-entropy on logits gives"),
+    (relu_after_head, "your model's outputs are never negative"),
+    (tanh_after_head, "your model's outputs all lie in [-1, 1]"),
     (sigmoid_inside_own_loss, "your loss takes sigmoid(logit) and then binary cross-entropy"),
 ], ids=lambda x: x.__name__ if callable(x) else "")
 def test_door_model_mistakes_get_their_message(answer, words):
@@ -286,7 +305,7 @@ def test_door_model_mistakes_get_their_message(answer, words):
 
 
 @pytest.mark.parametrize("answer", [right_door_model, loop_freeze_functional_loss, own_module_sum_loss,
-                                    freeze_after_building], ids=lambda f: f.__name__)
+                                    freeze_after_building, pos_weight_and_dropout], ids=lambda f: f.__name__)
 def test_door_model_valid_answers_pass(answer):
     result = helpers.check.my_door_model.outcome(answer)
     assert result.status == PASSED, result.line

@@ -187,6 +187,7 @@ def _candidates(logits: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
         (probs[:, 151:270].sum(dim=1), "class 269 (timber wolf) is counted: the dog classes are 151–268; "
                                        "slice 151:269"),
         (probs[:, 151:286].sum(dim=1), "you summed dogs AND cats (151–285): P(dog) is the dog classes 151–268 alone"),
+        (probs[:, 151:269].mean(dim=1), "you averaged the dog classes' probabilities: P(dog) is their SUM"),
         (probs.max(dim=1).values, "that is the top-1 probability; the summed rule adds up every dog class's "
                                   "probability"),
         (probs[:, 151:269].max(dim=1).values, "that is the most likely dog breed's probability; the summed rule adds "

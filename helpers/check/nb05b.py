@@ -31,6 +31,8 @@ def _check_loss(loss_fn) -> None:
     if isinstance(loss_fn, (nn.CrossEntropyLoss, nn.NLLLoss)):
         raise Wrong(f"{type(loss_fn).__name__} wants one score per class (two outputs); with one logit per photo "
                     "use nn.BCEWithLogitsLoss()")
+    if isinstance(loss_fn, nn.BCEWithLogitsLoss):
+        return  # any reduction, weight or pos_weight: still binary cross-entropy on logits
     expect(callable(loss_fn), f"return a loss function second; got {type(loss_fn).__name__}")
     logits = torch.tensor([[-30.0], [-2.0], [0.0], [3.0], [40.0]])
     target = torch.tensor([[0.0], [1.0], [1.0], [0.0], [0.0]])
@@ -97,6 +99,9 @@ def my_door_model(answer) -> str:
         raise Wrong("your model's outputs all lie in [0, 1], even for photos far apart: it ends in a sigmoid and "
                     "outputs probabilities. The door reads a logit (negative: Bo): drop the nn.Sigmoid() and use "
                     "nn.BCEWithLogitsLoss(), which applies the sigmoid inside the loss, stably")
+    expect(bool((wide < 0).any()), "your model's outputs are never negative, even for photos far apart: something "
+                                   "after the head clips them (a ReLU?). A logit must be free to be negative: "
+                                   "negative means Bo")
     expect(bool((wide.abs() > 1).any()), "your model's outputs all lie in [-1, 1] even for photos far apart: "
                                          "something squashes them (a tanh?); the head should output a raw logit")
     _check_loss(loss_fn)
