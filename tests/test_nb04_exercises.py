@@ -118,6 +118,18 @@ def adamw_through_torch_optim(param, grad, m, v, t, lr, beta1, beta2, eps, weigh
     return p.detach(), opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]
 
 
+def power_outside(param, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    return param - lr * (m / (1 - beta1) ** t) / (torch.sqrt(v / (1 - beta2) ** t) + eps), m, v
+
+
+def unrooted_correction(param, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    return param - lr * (m / (1 - beta1 ** t)) / (torch.sqrt(v) / (1 - beta2 ** t) + eps), m, v
+
+
 def adam_with_float32(param, grad, m, v, t, lr, beta1, beta2, eps):
     p, m, v = make_adam()(param.float(), grad.float(), m.float(), v.float(), t, lr, beta1, beta2, eps)
     return p, m, v
@@ -159,6 +171,8 @@ def test_adam_stub_is_not_done():
     (adam_through_torch_optim, "your function uses torch.optim"),
     (adam_through_functional, "your function uses torch.optim"),
     (adam_with_float32, "the check passes float64"),
+    (power_outside, "your corrections divide by (1 - beta)**t"),
+    (unrooted_correction, "the correction belongs inside the root"),
 ], ids=lambda x: x if isinstance(x, str) else "")
 def test_adam_mistakes_get_their_message(answer, words):
     result = helpers.check.adam_update.outcome(answer)
@@ -214,6 +228,6 @@ def test_the_slips_are_far_beyond_rounding():
         variants = nb04._adamw_variants(p, g, zeros, zeros, 1, c)
         right = variants.pop("right")[0]
         for name, (other, _, _) in variants.items():
-            if name == "t_plus_one" or name.startswith("eps_"):
-                continue  # t + 1 and eps show from step 2 on (or at small gradients): tested on the check itself
+            if name in ("t_plus_one", "power_outside") or name.startswith("eps_"):
+                continue  # t + 1, (1 - beta)**t and eps show from step 2 on (or at small gradients): tested on the check itself
             assert (other - right).abs().max() > 1e-4, name

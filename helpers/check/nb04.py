@@ -51,14 +51,17 @@ def _moments(g, m, v, c, b1=None, b2=None, square=True, one_minus=True):
 
 
 def _step(p, m, v, t, c, *, correct_m=True, correct_v=True, eps_place="outside", sign=-1.0, t_shift=0,
-          lr=None, eps=None, swap=False, root=True):
+          lr=None, eps=None, swap=False, root=True, power_outside=False, unrooted_correction=False):
     lr = c["lr"] if lr is None else lr
     eps = c["eps"] if eps is None else eps
     b1, b2, tt = c["beta1"], c["beta2"], t + t_shift
     if swap:
         b1, b2 = b2, b1
-    m_hat = m / (1 - b1 ** tt) if correct_m else m
-    v_hat = v / (1 - b2 ** tt) if correct_v else v
+    c1, c2 = ((1 - b1) ** tt, (1 - b2) ** tt) if power_outside else (1 - b1 ** tt, 1 - b2 ** tt)
+    m_hat = m / c1 if correct_m else m
+    v_hat = v / c2 if correct_v else v
+    if unrooted_correction:  # sqrt(v) / (1 - beta2**t): the correction outside the root
+        return p + sign * lr * m_hat / (v.sqrt() / c2 + eps)
     if eps_place == "outside":
         denom = (v_hat.sqrt() if root else v_hat) + eps
     elif eps_place == "inside":
@@ -73,6 +76,8 @@ ADAM_SLIPS = {
     "no_correction_m": dict(correct_m=False),
     "no_correction_v": dict(correct_v=False),
     "swapped_corrections": dict(swap=True),
+    "power_outside": dict(power_outside=True),
+    "unrooted_correction": dict(unrooted_correction=True),
     "eps_inside": dict(eps_place="inside"),
     "eps_before": dict(eps_place="before"),
     "no_sqrt": dict(root=False),
@@ -134,6 +139,10 @@ MESSAGES = {
     "no_correction_m": "m is not bias-corrected: m_hat = m / (1 - beta1**t)",
     "no_correction_v": "v is not bias-corrected: v_hat = v / (1 - beta2**t)",
     "swapped_corrections": "the corrections are swapped: m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)",
+    "power_outside": "your corrections divide by (1 - beta)**t: the correction is 1 - beta**t, the power on beta alone "
+                     "(1 - beta1**t, 1 - beta2**t)",
+    "unrooted_correction": "you divide sqrt(v) by (1 - beta2**t): the correction belongs inside the root, "
+                           "sqrt(v / (1 - beta2**t)) = sqrt(v) / sqrt(1 - beta2**t)",
     "eps_inside": "epsilon is inside the square root: torch divides by sqrt(v_hat) + eps, not sqrt(v_hat + eps)",
     "eps_before": "epsilon is added before the bias correction ((sqrt(v) + eps) / sqrt(1 - beta2**t)): torch "
                   "adds it after, sqrt(v_hat) + eps",
