@@ -229,5 +229,5 @@ def test_the_slips_are_far_beyond_rounding():
         right = variants.pop("right")[0]
         for name, (other, _, _) in variants.items():
             if name in ("t_plus_one", "power_outside") or name.startswith("eps_"):
-                continue  # t + 1, (1 - beta)**t and eps show from step 2 on (or at small gradients): tested on the check itself
+                continue  # t + 1, (1 - beta)**t and eps show from step 2 on: tested on the check itself
             assert (other - right).abs().max() > 1e-4, name
