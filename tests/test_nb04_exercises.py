@@ -135,8 +135,12 @@ def adam_with_float32(param, grad, m, v, t, lr, beta1, beta2, eps):
     return p, m, v
 
 
-@pytest.mark.parametrize("answer", [make_adam(), in_place_adam, torch_style_adam],
-                         ids=["equations", "in_place", "torch_arrangement"])
+def as_list(param, grad, m, v, t, lr, beta1, beta2, eps):
+    return list(make_adam()(param, grad, m, v, t, lr, beta1, beta2, eps))
+
+
+@pytest.mark.parametrize("answer", [make_adam(), in_place_adam, torch_style_adam, as_list],
+                         ids=["equations", "in_place", "torch_arrangement", "list"])
 def test_adam_valid_answers_pass(answer):
     result = helpers.check.adam_update.outcome(answer)
     assert result.status == PASSED, result.line

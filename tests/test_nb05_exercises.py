@@ -188,6 +188,11 @@ def freeze_after_building(base):
     return model, nn.BCEWithLogitsLoss()
 
 
+def unpacked_base_as_list(base):
+    base.requires_grad_(False)
+    return [nn.Sequential(*base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()]  # the base's own layers, a list
+
+
 def base_not_frozen(base):
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
 
@@ -305,7 +310,8 @@ def test_door_model_mistakes_get_their_message(answer, words):
 
 
 @pytest.mark.parametrize("answer", [right_door_model, loop_freeze_functional_loss, own_module_sum_loss,
-                                    freeze_after_building, pos_weight_and_dropout], ids=lambda f: f.__name__)
+                                    freeze_after_building, pos_weight_and_dropout, unpacked_base_as_list],
+                         ids=lambda f: f.__name__)
 def test_door_model_valid_answers_pass(answer):
     result = helpers.check.my_door_model.outcome(answer)
     assert result.status == PASSED, result.line

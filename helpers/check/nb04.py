@@ -285,7 +285,7 @@ def _run(answer: Callable, make_torch: Callable, variants: Callable, decay: bool
                 raise Wrong(f"your function uses torch.optim ({used[0]}): this exercise writes the update "
                             "itself, from the equations, so the check refuses torch.optim inside the answer "
                             "(the notebook compares with it after the exercise)")
-            expect(isinstance(result, tuple) and len(result) == 3,
+            expect(isinstance(result, (tuple, list)) and len(result) == 3,
                    f"return (param, m, v), three tensors; your function returned {type(result).__name__}")
             expect(all(isinstance(x, torch.Tensor) and x.shape == p.shape for x in result),
                    f"return (param, m, v) as tensors of the parameter's shape {tuple(shape)}; got "

@@ -59,11 +59,12 @@ def my_door_model(answer) -> str:
     """``answer(base)`` must return ``(model, loss_fn)``: the frozen base, a one-logit head, a loss on logits."""
     base = _fake_base()
     result = answer(base)
-    expect(isinstance(result, tuple) and len(result) == 2,
+    expect(isinstance(result, (tuple, list)) and len(result) == 2,
            f"return the pair (model, loss_function); your function returned {type(result).__name__}")
     model, loss_fn = result
     expect(isinstance(model, nn.Module), "return the model first, then the loss function")
-    expect(any(m is base for m in model.modules()),
+    in_model = {id(p) for p in model.parameters()}
+    expect(any(m is base for m in model.modules()) or {id(p) for p in base.parameters()} <= in_model,
            "your model does not contain the base you were given: nn.Sequential(base, nn.Linear(1000, 1))")
     still = sum(p.numel() for p in base.parameters() if p.requires_grad)
     if still and base.__dict__.get("requires_grad") is False:
