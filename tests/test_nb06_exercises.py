@@ -98,6 +98,19 @@ def uses_the_sampler(n_items, rank, world_size, epoch, seed=0):
     return list(sampler)
 
 
+_SAMPLER = DistributedSampler(range(10), num_replicas=2, rank=0, shuffle=True, seed=0)
+
+
+def sampler_built_outside(n_items, rank, world_size, epoch, seed=0):
+    # a sampler made before the answer runs, reconfigured and iterated inside it: the spy still sees it used
+    s = copy.copy(_SAMPLER)
+    s.dataset, s.num_replicas, s.rank, s.seed = range(n_items), world_size, rank, seed
+    s.num_samples = -(-n_items // world_size)
+    s.total_size = s.num_samples * world_size
+    s.set_epoch(epoch)
+    return list(s)
+
+
 def stub(*args):
     raise NotImplementedError()
 
@@ -125,6 +138,7 @@ def test_the_epoch_order_stub_is_not_done():
     (unshuffled, "unshuffled"),
     (every_item, "only ITS share"),
     (uses_the_sampler, "your function uses DistributedSampler"),
+    (sampler_built_outside, "your function uses DistributedSampler"),
 ], ids=lambda x: x.__name__ if callable(x) else "")
 def test_epoch_order_mistakes_get_their_message(answer, words):
     result = helpers.check.my_epoch_order.outcome(answer)

@@ -94,19 +94,23 @@ _WRONG_ORDERS = {
 
 @contextlib.contextmanager
 def _spy_on_sampler() -> Iterator[list[str]]:
-    """Record any use of DistributedSampler while the learner's function runs."""
+    """Record any use of DistributedSampler (built, iterated or given an epoch) while the learner's function runs."""
     used: list[str] = []
-    original = DistributedSampler.__init__
+    originals = {name: getattr(DistributedSampler, name) for name in ("__init__", "__iter__", "set_epoch")}
 
-    def spy(self, *args, **kwargs):
-        used.append("DistributedSampler")
-        original(self, *args, **kwargs)
+    def spy(name, original):
+        def wrapper(self, *args, **kwargs):
+            used.append(f"DistributedSampler.{name}")
+            return original(self, *args, **kwargs)
+        return wrapper
 
-    DistributedSampler.__init__ = spy
     try:
+        for name, original in originals.items():
+            setattr(DistributedSampler, name, spy(name, original))
         yield used
     finally:
-        DistributedSampler.__init__ = original
+        for name, original in originals.items():
+            setattr(DistributedSampler, name, original)
 
 
 @exercise
