@@ -79,7 +79,8 @@ def my_door_model(answer) -> str:
     trainable = [p for p in model.parameters() if p.requires_grad]
     expect(trainable, "nothing trains: the head is frozen too (model.requires_grad_(False) freezes everything); "
                       "freeze only the base, before or after building the model")
-    x = torch.randn(3, 3, 2, 2)
+    device = next(model.parameters()).device  # a model moved to the notebook's DEVICE is fine
+    x = torch.randn(3, 3, 2, 2, device=device)
     out = model(x)
     expect(out.shape[1:] != (2,), "two outputs: the door is a yes/no decision, one logit per photo "
                                   "(negative: Bo), so the head is nn.Linear(1000, 1)")
@@ -91,7 +92,7 @@ def my_door_model(answer) -> str:
     expect(n == 1001, f"{n:,} parameters train: the course's head is one layer, nn.Linear(1000, 1), whose 1000 "
                       "weights and 1 bias are all that should train")
     with torch.no_grad():  # photos far apart: a logit takes any sign and size, a probability stays in [0, 1]
-        wide = model(100 * torch.randn(64, 3, 2, 2, generator=torch.Generator().manual_seed(1)))
+        wide = model(100 * torch.randn(64, 3, 2, 2, generator=torch.Generator().manual_seed(1)).to(device)).cpu()
     squashed = bool(((wide >= 0) & (wide <= 1)).all())
     if squashed and isinstance(loss_fn, nn.BCEWithLogitsLoss):
         raise Wrong("your model ends in a sigmoid and the loss is BCEWithLogitsLoss, which applies a sigmoid "
@@ -106,7 +107,7 @@ def my_door_model(answer) -> str:
     expect(bool((wide.abs() > 1).any()), "your model's outputs all lie in [-1, 1] even for photos far apart: "
                                          "something squashes them (a tanh?); the head should output a raw logit")
     _check_loss(loss_fn)
-    loss = loss_fn(out, torch.tensor([[0.0], [1.0], [1.0]]))
+    loss = loss_fn(out, torch.tensor([[0.0], [1.0], [1.0]], device=device))
     loss.backward()
     expect(all(p.grad is None for p in base.parameters()), "a gradient reached the base: freeze it")
     return ("the base is frozen (no parameter of it gets a gradient), the head maps 1000 scores to one logit "
