@@ -21,7 +21,8 @@ __all__ = ["my_doggy_door_decision", "my_dog_probability"]
 
 COME_IN, STAY_INSIDE, STAY_OUT = "Doggy come on in!", "Kitty stay inside!", "You're not a dog! Stay outside!"
 MESSAGES = (COME_IN, STAY_INSIDE, STAY_OUT)
-_NAMES = {150: "sea lion", 151: "Chihuahua", 200: "Tibetan terrier", 268: "Mexican hairless", 269: "timber wolf",
+_NAMES = {150: "sea lion", 151: "Chihuahua", 200: "Tibetan terrier", 207: "golden retriever",
+          268: "Mexican hairless", 269: "timber wolf",
           273: "dingo", 280: "grey fox", 281: "tabby cat", 283: "Persian cat", 285: "Egyptian cat", 286: "cougar",
           0: "tench", 999: "toilet tissue", 500: "cliff dwelling"}
 _BOUNDARY = (151, 200, 268, 281, 283, 285, 0, 150, 269, 273, 280, 286, 999, 500)
@@ -148,7 +149,7 @@ def my_doggy_door_decision(answer) -> str:
         if rule is not None:
             raise Wrong(WRONG_RULES[rule][1])
         dog_sum = float(probs[_DOGS].sum())
-        raise Wrong(f"class {idx} ({_NAMES.get(idx, 'class ' + str(idx))}) is on top with probability "
+        raise Wrong(f"class {idx} ({_NAMES[idx]}) is on top with probability "
                     f"{float(probs[idx]):.2f} while the dog classes together hold {dog_sum:.2f}: the course's rule "
                     f"looks only at the top-1 class and says {right!r}; yours said {said!r}")
     return ("classes 151–268 come in, 281–285 stay inside, the rest stay out, both ends of each range included, "
