@@ -1,5 +1,5 @@
 """Mutation tests of notebook 04's exercise checks: one Adam step and one AdamW step against
-torch.optim, each typical slip named by its own message."""
+torch.optim. Each plausible wrong answer is named by its own message; valid alternatives pass."""
 from __future__ import annotations
 
 import pytest
@@ -9,23 +9,28 @@ import helpers.check
 from helpers.exercises import NOT_DONE, PASSED, WRONG
 
 
-def make_adam(*, moments="right", correct_m=True, correct_v=True, eps_place="outside", sign=-1.0, t_shift=0):
+def make_adam(*, moments="right", correct_m=True, correct_v=True, eps_place="outside", sign=-1.0, t_shift=0,
+              lr_fixed=None, eps_fixed=None, swap=False, root=True, return_hats=False):
     """Return an Adam step (param, grad, m, v, t, lr, beta1, beta2, eps) -> (param, m, v) with one slip."""
     def adam(param, grad, m, v, t, lr, beta1, beta2, eps):
-        b1, b2 = {"m_beta2": (beta2, beta2), "v_beta1": (beta1, beta1), "defaults": (0.9, 0.999)}.get(
-            moments, (beta1, beta2))
-        m = b1 * m + (1 - b1) * grad
+        lr = lr if lr_fixed is None else lr_fixed
+        eps = eps if eps_fixed is None else eps_fixed
+        b1, b2 = {"m_beta2": (beta2, beta2), "v_beta1": (beta1, beta1), "defaults": (0.9, 0.999),
+                  "written_in": (0.8, 0.99)}.get(moments, (beta1, beta2))
+        m = b1 * m + (grad if moments == "m_no_one_minus" else (1 - b1) * grad)
         v = b2 * v + (1 - b2) * (grad if moments == "v_not_squared" else grad * grad)
+        c1, c2 = (beta2, beta1) if swap else (beta1, beta2)
         tt = t + t_shift
-        m_hat = m / (1 - beta1 ** tt) if correct_m else m
-        v_hat = v / (1 - beta2 ** tt) if correct_v else v
+        m_hat = m / (1 - c1 ** tt) if correct_m else m
+        v_hat = v / (1 - c2 ** tt) if correct_v else v
         if eps_place == "inside":
             denom = torch.sqrt(v_hat + eps)
         elif eps_place == "before":
             denom = (v.sqrt() + eps) / (1 - beta2 ** tt) ** 0.5
         else:
-            denom = v_hat.sqrt() + eps
-        return param + sign * lr * m_hat / denom, m, v
+            denom = (v_hat.sqrt() if root else v_hat) + eps
+        new = param + sign * lr * m_hat / denom
+        return (new, m_hat, v_hat) if return_hats else (new, m, v)
     return adam
 
 
@@ -36,12 +41,14 @@ def make_adamw(decay="right", **adam_slips):
     def adamw(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay):
         if decay == "coupled":
             return adam(param, grad + weight_decay * param, m, v, t, lr, beta1, beta2, eps)
+        if decay == "both":
+            return adam(param * (1 - lr * weight_decay), grad + weight_decay * param, m, v, t, lr, beta1, beta2, eps)
         if decay == "none":
             return adam(param, grad, m, v, t, lr, beta1, beta2, eps)
         if decay == "after":
             p, m, v = adam(param, grad, m, v, t, lr, beta1, beta2, eps)
             return p * (1 - lr * weight_decay), m, v
-        factor = (1 - weight_decay) if decay == "no_lr" else (1 - lr * weight_decay)
+        factor = {"no_lr": 1 - weight_decay, "default_wd": 1 - lr * 0.01}.get(decay, 1 - lr * weight_decay)
         return adam(param * factor, grad, m, v, t, lr, beta1, beta2, eps)
     return adamw
 
@@ -49,6 +56,8 @@ def make_adamw(decay="right", **adam_slips):
 def stub(*args, **kwargs):
     raise NotImplementedError()
 
+
+# --- valid alternatives ------------------------------------------------------------------------
 
 def in_place_adam(param, grad, m, v, t, lr, beta1, beta2, eps):
     # the usual optimizer style: update the given tensors in place and return them
@@ -59,57 +68,170 @@ def in_place_adam(param, grad, m, v, t, lr, beta1, beta2, eps):
     return param, m, v
 
 
-def test_adam_right_answers_pass_and_stub_is_not_done():
-    assert helpers.check.adam_update.outcome(make_adam()).status == PASSED
-    assert helpers.check.adam_update.outcome(in_place_adam).status == PASSED
+def torch_style_adam(param, grad, m, v, t, lr, beta1, beta2, eps):
+    # torch.optim.Adam's own arrangement: the corrections folded into a step size and the denominator
+    m = torch.lerp(m, grad, 1 - beta1)
+    v = v * beta2 + (1 - beta2) * grad.pow(2)
+    step_size = lr / (1 - beta1 ** t)
+    denom = v.sqrt() / (1 - beta2 ** t) ** 0.5 + eps
+    return param - step_size * m / denom, m, v
+
+
+def adamw_subtracting_decay(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    # the decay as a subtraction, param - lr * weight_decay * param, then Adam with ** 0.5
+    param = param - lr * weight_decay * param
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+    return param - lr * m_hat / (v_hat ** 0.5 + eps), m, v
+
+
+def adamw_calling_adam(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    return in_place_adam(param.mul(1 - lr * weight_decay), grad, m, v, t, lr, beta1, beta2, eps)
+
+
+# --- answers that call torch.optim -------------------------------------------------------------
+
+def adam_through_torch_optim(param, grad, m, v, t, lr, beta1, beta2, eps):
+    p = param.clone().requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=lr, betas=(beta1, beta2), eps=eps)
+    opt.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
+    p.grad = grad.clone()
+    opt.step()
+    return p.detach(), opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]
+
+
+def adam_through_functional(param, grad, m, v, t, lr, beta1, beta2, eps):
+    from torch.optim.adam import adam
+    p, m, v = param.clone(), m.clone(), v.clone()
+    adam([p], [grad], [m], [v], [], [torch.tensor(float(t - 1))], amsgrad=False, beta1=beta1, beta2=beta2,
+         lr=lr, weight_decay=0.0, eps=eps, maximize=False, foreach=False)
+    return p, m, v
+
+
+def adamw_through_torch_optim(param, grad, m, v, t, lr, beta1, beta2, eps, weight_decay):
+    p = param.clone().requires_grad_(True)
+    opt = torch.optim.AdamW([p], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
+    opt.state[p] = {"step": torch.tensor(float(t - 1)), "exp_avg": m.clone(), "exp_avg_sq": v.clone()}
+    p.grad = grad.clone()
+    opt.step()
+    return p.detach(), opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]
+
+
+def power_outside(param, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    return param - lr * (m / (1 - beta1) ** t) / (torch.sqrt(v / (1 - beta2) ** t) + eps), m, v
+
+
+def unrooted_correction(param, grad, m, v, t, lr, beta1, beta2, eps):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad ** 2
+    return param - lr * (m / (1 - beta1 ** t)) / (torch.sqrt(v) / (1 - beta2 ** t) + eps), m, v
+
+
+def adam_with_float32(param, grad, m, v, t, lr, beta1, beta2, eps):
+    p, m, v = make_adam()(param.float(), grad.float(), m.float(), v.float(), t, lr, beta1, beta2, eps)
+    return p, m, v
+
+
+def as_list(param, grad, m, v, t, lr, beta1, beta2, eps):
+    return list(make_adam()(param, grad, m, v, t, lr, beta1, beta2, eps))
+
+
+@pytest.mark.parametrize("answer", [make_adam(), in_place_adam, torch_style_adam, as_list],
+                         ids=["equations", "in_place", "torch_arrangement", "list"])
+def test_adam_valid_answers_pass(answer):
+    result = helpers.check.adam_update.outcome(answer)
+    assert result.status == PASSED, result.line
+
+
+def test_adam_stub_is_not_done():
     assert helpers.check.adam_update.outcome(stub).status == NOT_DONE
 
 
-@pytest.mark.parametrize("slip, words", [
-    (dict(correct_m=False, correct_v=False), "the bias correction is missing"),
-    (dict(correct_m=False), "m is not bias-corrected"),
-    (dict(correct_v=False), "v is not bias-corrected"),
-    (dict(eps_place="inside"), "epsilon is inside the square root"),
-    (dict(eps_place="before"), "epsilon is added before the bias correction"),
-    (dict(moments="m_beta2"), "your first moment m uses beta2"),
-    (dict(moments="v_beta1"), "your second moment v uses beta1"),
-    (dict(moments="v_not_squared"), "not its square"),
-    (dict(moments="defaults"), "not the beta1 you were given"),
-    (dict(sign=1.0), "uphill"),
-    (dict(t_shift=1), "uses t + 1"),
-])
-def test_adam_mistakes_get_their_message(slip, words):
-    result = helpers.check.adam_update.outcome(make_adam(**slip))
+@pytest.mark.parametrize("answer, words", [
+    (make_adam(correct_m=False, correct_v=False), "the bias correction is missing"),
+    (make_adam(correct_m=False), "m is not bias-corrected"),
+    (make_adam(correct_v=False), "v is not bias-corrected"),
+    (make_adam(swap=True), "the corrections are swapped"),
+    (make_adam(eps_place="inside"), "epsilon is inside the square root"),
+    (make_adam(eps_place="before"), "epsilon is added before the bias correction"),
+    (make_adam(root=False), "the denominator is the square root"),
+    (make_adam(moments="m_beta2"), "your first moment m uses beta2"),
+    (make_adam(moments="v_beta1"), "your second moment v uses beta1"),
+    (make_adam(moments="v_not_squared"), "not its square"),
+    (make_adam(moments="m_no_one_minus"), "your m adds the whole gradient"),
+    (make_adam(moments="defaults"), "not the beta1 you were given"),
+    (make_adam(moments="written_in"), "your m uses beta 0.8, not the beta1"),  # 0.8, 0.99 typed in
+    (make_adam(sign=1.0), "uphill"),
+    (make_adam(t_shift=1), "uses t + 1"),
+    (make_adam(t_shift=-1), "1 - beta**0 = 0 on the first step"),
+    (make_adam(lr_fixed=1e-3), "not the lr you were given"),
+    (make_adam(lr_fixed=0.1), "the right direction but"),         # the first setting's lr typed in
+    (make_adam(eps_fixed=1e-8), "your epsilon is 1e-8"),
+    (make_adam(eps_fixed=0.0), "your update has no epsilon"),
+    (make_adam(return_hats=True), "you returned the bias-corrected m_hat and v_hat"),
+    (adam_through_torch_optim, "your function uses torch.optim"),
+    (adam_through_functional, "your function uses torch.optim"),
+    (adam_with_float32, "the check passes float64"),
+    (power_outside, "your corrections divide by (1 - beta)**t"),
+    (unrooted_correction, "the correction belongs inside the root"),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_adam_mistakes_get_their_message(answer, words):
+    result = helpers.check.adam_update.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
 
 
-def test_adamw_right_answer_passes_and_stub_is_not_done():
-    assert helpers.check.adamw_update.outcome(make_adamw()).status == PASSED
+@pytest.mark.parametrize("answer", [make_adamw(), adamw_subtracting_decay, adamw_calling_adam],
+                         ids=["equations", "subtraction", "calls_adam"])
+def test_adamw_valid_answers_pass(answer):
+    result = helpers.check.adamw_update.outcome(answer)
+    assert result.status == PASSED, result.line
+
+
+def test_adamw_stub_and_shapes():
     assert helpers.check.adamw_update.outcome(stub).status == NOT_DONE
     assert helpers.check.adamw_update.outcome(make_adam()).status == WRONG, "Adam's signature is not AdamW's"
     numbers = helpers.check.adam_update.outcome(lambda *args, **kwargs: (1.0, 2.0, 3.0))
     assert numbers.status == WRONG and "as tensors of the parameter's shape" in numbers.message
+    flat = helpers.check.adam_update.outcome(lambda p, *a, **k: tuple(x.flatten() for x in make_adam()(p, *a, **k)))
+    assert flat.status == WRONG and "(2, 3)" in flat.message, flat.line
 
 
-@pytest.mark.parametrize("decay, slip, words", [
-    ("coupled", {}, "that is Adam's L2 (coupled) decay"),
-    ("none", {}, "no weight decay"),
-    ("after", {}, "the decay is applied after the Adam step"),
-    ("no_lr", {}, "(1 - lr * weight_decay)"),
-    ("right", dict(correct_m=False, correct_v=False), "the bias correction is missing"),
-    ("right", dict(eps_place="inside"), "epsilon is inside the square root"),
-])
-def test_adamw_mistakes_get_their_message(decay, slip, words):
-    result = helpers.check.adamw_update.outcome(make_adamw(decay, **slip))
+@pytest.mark.parametrize("answer, words", [
+    (make_adamw("coupled"), "that is Adam's L2 (coupled) decay"),
+    (make_adamw("both"), "the decay is applied twice"),
+    (make_adamw("none"), "no weight decay"),
+    (make_adamw("after"), "the decay is applied after the Adam step"),
+    (make_adamw("no_lr"), "(1 - lr * weight_decay)"),
+    (make_adamw("default_wd"), "weight_decay 0.01 (AdamW's default)"),
+    (make_adamw(correct_m=False, correct_v=False), "the bias correction is missing"),
+    (make_adamw(eps_place="inside"), "epsilon is inside the square root"),
+    (adamw_through_torch_optim, "your function uses torch.optim"),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_adamw_mistakes_get_their_message(answer, words):
+    result = helpers.check.adamw_update.outcome(answer)
     assert result.status == WRONG and words in result.message, result.line
+
+
+def test_the_spy_leaves_torch_optim_as_it_was():
+    before = torch.optim.Optimizer.__init__
+    helpers.check.adam_update.outcome(adam_through_torch_optim)
+    assert torch.optim.Optimizer.__init__ is before
+    p = torch.zeros(2, requires_grad=True)
+    torch.optim.Adam([p])  # still constructs
 
 
 def test_the_slips_are_far_beyond_rounding():
     # a check that cannot fail is no check: every slip changes the parameter by much more than the tolerance
     from helpers.check import nb04
-    g, p = nb04._gradients()[0], nb04.START
-    zeros = torch.zeros(6, dtype=torch.float64)
-    variants = nb04._adamw_variants(p, g, zeros, zeros, 1)
-    right = variants.pop("right")[0]
-    for name, (other, _, _) in variants.items():
-        assert (other - right).abs().max() > 1e-3, name
+    for c in nb04.CONFIGS:
+        g, p = nb04._gradients(c["shape"])[0], nb04.START.reshape(c["shape"])
+        zeros = torch.zeros(c["shape"], dtype=torch.float64)
+        variants = nb04._adamw_variants(p, g, zeros, zeros, 1, c)
+        right = variants.pop("right")[0]
+        for name, (other, _, _) in variants.items():
+            if name in ("t_plus_one", "power_outside") or name.startswith("eps_"):
+                continue  # t + 1, (1 - beta)**t and eps show from step 2 on: tested on the check itself
+            assert (other - right).abs().max() > 1e-4, name
