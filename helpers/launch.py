@@ -10,21 +10,17 @@ period) and raises with the last lines of output when the job fails.
 from __future__ import annotations
 
 import io
-import os
-import queue
 import re
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import torch
+
+from . import runner
 
 CPU_PROCESSES = 2  # without a GPU: 2 processes show everything and fit a 2-core laptop
 
@@ -261,114 +257,49 @@ def accelerate_launch(script: str | Path, args: Sequence[str] = (), *, nproc: in
 def run_command(command: Sequence[str], *, timeout: float = 300.0, echo: bool | Callable[[str], None] = True,
                 env: dict[str, str] | None = None, cwd: str | Path | None = None,
                 grace: float = 15.0, tail: int = 25) -> RunResult:
-    """Run ``command``, streaming its output line by line; return a :class:`RunResult` (notebook 06).
+    """Run ``command``, streaming its merged output line by line; return a :class:`RunResult` (notebook 06).
 
-    stdout and stderr are merged. ``echo=True`` prints each line as it arrives (a callable
-    receives it instead, ``False`` keeps quiet); all lines are kept in the result. ``env``
-    entries are added to the current environment (with ``PYTHONUNBUFFERED=1`` so Python
-    children print at once). Past ``timeout`` seconds the command's process group gets
-    SIGTERM, and after ``grace`` more seconds SIGKILL, together with every process it started
-    (torchrun starts its workers in sessions of their own, out of reach of the group signal);
-    then :class:`LaunchTimeout` is raised. An interrupted kernel stops the command the same
-    way. A non-zero exit raises :class:`LaunchFailed` holding the exit code and, in its
-    message, the first error (:func:`first_error`) and the last ``tail`` lines.
+    ``echo``: ``True`` prints each line, a callable receives it, ``False`` keeps quiet. Past
+    ``timeout`` s, or when the kernel is interrupted, the command and all it started are stopped
+    (``runner.stop_tree``: SIGTERM, SIGKILL after ``grace`` s); :class:`LaunchTimeout` or
+    :class:`LaunchFailed` then carry the first error and the last ``tail`` lines.
     """
     command = [str(c) for c in command]
     say = print if echo is True else (echo or (lambda line: None))
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            errors="replace", bufsize=1, env=full_env, cwd=cwd, start_new_session=True)
-    lines: list[str] = []
-    pending: queue.Queue[str | None] = queue.Queue()  # None: the pipe is closed
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            pending.put(line.rstrip("\n"))
-        pending.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline, timed_out, finished = start + timeout, False, False
+    proc = runner.start(command, env=env, cwd=cwd)
+    output, lines, timed_out = runner.Output(), [], False
+    output.follow("command", proc)
     try:
-        while not finished:
-            try:
-                line = pending.get(timeout=max(0.05, min(0.5, deadline - time.perf_counter())))
-            except queue.Empty:
-                line = ...
-            if line is None:
-                finished = True
-            elif line is not ...:
-                lines.append(line)
-                say(line)
-            if not finished and time.perf_counter() > deadline:
-                timed_out = True
-                _stop(proc, grace)
-                finished = True
+        while (got := output.next_line(start + timeout)) is not None:
+            lines.append(got[1])
+            say(got[1])
+    except runner.DeadlinePassed:
+        timed_out = True
+        runner.stop_tree([proc], grace)
     except BaseException:  # the kernel was interrupted (or echo failed): leave no job behind
-        _stop(proc, grace=min(grace, 5.0))
+        runner.stop_tree([proc], grace=min(grace, 5.0))
         raise
     returncode = proc.wait()
-    while True:  # whatever was still in the pipe
-        try:
-            line = pending.get(timeout=0.2 if not timed_out else 0.01)
-        except queue.Empty:
-            break
-        if line is None:
-            break
+    for _, line in output.rest(wait=0.01 if timed_out else 0.2):  # whatever was still in the pipe
         lines.append(line)
         say(line)
     seconds = time.perf_counter() - start
-    if timed_out:
-        report, error = _failure_report(lines, tail)
-        raise LaunchTimeout(f"{' '.join(command)}\nran past its timeout of {timeout:g} s and was stopped "
-                            f"(SIGTERM, then SIGKILL after {grace:g} s). {report}\n"
-                            "Fix: look for a rank stuck in a collective above, or raise timeout=.",
-                            returncode=returncode, lines=lines, first_error=error)
-    if returncode != 0:
-        report, error = _failure_report(lines, tail)
-        raise LaunchFailed(f"{' '.join(command)}\nexited with code {returncode} after {seconds:.1f} s. "
-                           f"{report}\nFix: the first error (the process that failed first) names the "
-                           "cause; the whole output is in the exception's .lines.",
-                           returncode=returncode, lines=lines, first_error=error)
+    if timed_out or returncode != 0:
+        raise _failure(command, lines, tail, returncode, seconds, timeout if timed_out else None, grace)
     return RunResult(command=command, returncode=returncode, seconds=seconds, lines=lines)
 
 
-def descendants(pid: int) -> list[int]:
-    """Return the pids of every process started by ``pid``, children first (notebook 06, via :func:`torchrun`).
-
-    psutil reads the process table portably (Linux, macOS, Windows); a ``pid`` that has
-    already exited has no descendants left to find.
-    """
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _signal(pids: list[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _stop(proc: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the process group, wait ``grace`` s, then SIGKILL it and every descendant."""
-    family = descendants(proc.pid)  # remembered now: once the parent dies they are re-parented
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)  # torchrun forwards it to its workers
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    family += [p for p in descendants(proc.pid) if p not in family]
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    _signal(family, signal.SIGKILL)
-    proc.wait()
+def _failure(command: list[str], lines: list[str], tail: int, returncode: int, seconds: float,
+             timeout: float | None, grace: float) -> LaunchFailed:
+    """Return the :class:`LaunchTimeout` (``timeout`` given) or :class:`LaunchFailed` that says what happened."""
+    report, error = _failure_report(lines, tail)
+    if timeout is not None:
+        return LaunchTimeout(f"{' '.join(command)}\nran past its timeout of {timeout:g} s and was stopped "
+                             f"(SIGTERM, then SIGKILL after {grace:g} s). {report}\n"
+                             "Fix: look for a rank stuck in a collective above, or raise timeout=.",
+                             returncode=returncode, lines=lines, first_error=error)
+    return LaunchFailed(f"{' '.join(command)}\nexited with code {returncode} after {seconds:.1f} s. "
+                        f"{report}\nFix: the first error (the process that failed first) names the "
+                        "cause; the whole output is in the exception's .lines.",
+                        returncode=returncode, lines=lines, first_error=error)
