@@ -297,24 +297,29 @@ def _leftovers(root: Path, own: dict[str, list[Path]], offline: Callable[[], lis
     return {p for p in named if _VIEW_NAME.match(p.name)["id"] in ids}
 
 
+class _Pet:
+    """Oxford-IIIT Pet as a source: cached in ``data/`` or reachable; the network is asked at most once."""
+
+    def __init__(self, timeout: float):
+        self.root, self.timeout, self.why_not = config.data_dir(), timeout, ""
+        self.cached = (self.root / "oxford-iiit-pet" / "annotations" / "trainval.txt").is_file()
+        self._answer: bool | None = None
+
+    def available(self) -> bool:
+        if self._answer is None:
+            self._answer = self.cached or _reachable(OXFORD_PET_HOST, self.timeout)
+            if not self._answer:
+                self.why_not = f" (Oxford-IIIT Pet: {OXFORD_PET_HOST[0]} not reachable within {self.timeout:g} s)"
+        return self._answer
+
+
 def build_door_data(root: Path | str | None = None, *, online: bool = False, timeout: float = 5.0,
                     rebuild: bool = False,
                     offline: Callable[[], list[SourcePhoto]] = offline_sources) -> DoorData:
     """Return the doggy-door photos, filling ``data/presidential_doggy_door/`` first if needed (notebook 05b).
 
-    Sources in order: (1) your photos, when all four folders ``{train,valid}/{bo,not_bo}``
-    already hold images and no ``SOURCE.json`` says they were built; (2) Oxford-IIIT Pet,
-    only when ``online`` and either cached in ``data/`` or reachable within ``timeout``
-    seconds (downloaded by torchvision, md5-checked); (3) the offline default
-    (:func:`offline_sources`, :data:`OFFLINE_STORY`). A complete earlier build is reused
-    (``rebuild=True`` builds afresh; an offline build of an earlier version is rebuilt).
-    A build is written into ``.building/`` and moved in when complete, the manifest last: an
-    interrupted one is recognised and rebuilt, and so are views an interrupted build of an
-    earlier version left without a manifest. Photos that are not in ``SOURCE.json`` are
-    yours: they are never deleted and always used. Every file is checked with
-    :func:`scan_images`; bad ones are listed in ``problems``, not used. Raises
-    :class:`DoorDataError` when no source can fill all four folders, and
-    :class:`helpers.data.DataFolderError` when the folder is full or read-only.
+    Sources in order: your own photos, Oxford-IIIT Pet (``online`` only), the offline default; a build
+    is staged and moved in whole, and your photos are never deleted (ARCHITECTURE.md, "The doggy door").
     """
     root = Path(root) if root is not None else config.data_dir() / "presidential_doggy_door"
     root.mkdir(parents=True, exist_ok=True)
@@ -327,49 +332,46 @@ def build_door_data(root: Path | str | None = None, *, online: bool = False, tim
     own = {key: [p for p in paths if p not in stale] for key, paths in own.items()}
     complete = manifest is not None and all((root / rel).is_file() for rel in manifest["files"])
     outdated = bool(manifest) and manifest["source"] == "offline" and manifest.get("version") != OFFLINE_VERSION
-    pet_root = config.data_dir()
-    pet_cached = (pet_root / "oxford-iiit-pet" / "annotations" / "trainval.txt").is_file()
-    why_not_pet = ""
-    checked: list[bool] = []  # ask the network at most once
-
-    def pet_available() -> bool:
-        nonlocal why_not_pet
-        if not checked:
-            checked.append(pet_cached or _reachable(OXFORD_PET_HOST, timeout))
-            if not checked[0]:
-                why_not_pet = f" (Oxford-IIIT Pet: {OXFORD_PET_HOST[0]} not reachable within {timeout:g} s)"
-        return checked[0]
-
+    pet = _Pet(timeout)
     if manifest is None and not rebuild and not interrupted and not stale and all(own.values()):
         manifest = {"source": "yours", "story": "Your own photos, as you put them in the four folders.",
                     "files": {}, "origins": {}}
     elif (not complete or rebuild or outdated
-          or (online and manifest.get("source") == "offline" and pet_available())):
-        if manifest:  # remove only what an earlier build wrote; your photos stay
-            for rel in manifest["files"]:
-                (root / rel).unlink(missing_ok=True)
-        for path in stale:
-            path.unlink(missing_ok=True)
-        (root / MANIFEST).unlink(missing_ok=True)
-        staging = root / STAGING
-        try:
-            manifest = None
-            if online and pet_available():
-                try:
-                    manifest = _build_oxford_pet(staging, pet_root, download=not pet_cached, timeout=timeout)
-                except Exception as exc:  # network dropped, checksum failed: fall back, and say so
-                    why_not_pet = f" (Oxford-IIIT Pet failed: {type(exc).__name__}: {exc})"
-                    shutil.rmtree(staging, ignore_errors=True)
-            if manifest is None:
-                manifest = _build_offline(staging, offline())
-                manifest["story"] += why_not_pet
-            manifest = _move_in(root, staging, manifest)
-        except BaseException as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, OSError) and folder_error(exc, folder=root) is not None:
-                raise folder_error(exc, folder=root) from exc
-            raise
+          or (online and manifest.get("source") == "offline" and pet.available())):
+        manifest = _rebuild(root, manifest, stale, pet if online else None, offline)
+    return _door_data(root, manifest)
 
+
+def _rebuild(root: Path, manifest: dict | None, stale: set[Path], pet: _Pet | None,
+             offline: Callable[[], list[SourcePhoto]]) -> dict:
+    """Remove what an earlier build wrote, build into the staging folder (Oxford-IIIT Pet when ``pet``
+    is given and available, else offline) and move it in; return the new manifest."""
+    for rel in manifest["files"] if manifest else []:  # only what an earlier build wrote: your photos stay
+        (root / rel).unlink(missing_ok=True)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    (root / MANIFEST).unlink(missing_ok=True)
+    staging, manifest, why_not = root / STAGING, None, ""
+    try:
+        if pet is not None and pet.available():
+            try:
+                manifest = _build_oxford_pet(staging, pet.root, download=not pet.cached, timeout=pet.timeout)
+            except Exception as exc:  # network dropped, checksum failed: fall back, and say so
+                why_not = f" (Oxford-IIIT Pet failed: {type(exc).__name__}: {exc})"
+                shutil.rmtree(staging, ignore_errors=True)
+        if manifest is None:
+            manifest = _build_offline(staging, offline())
+            manifest["story"] += why_not or (pet.why_not if pet is not None else "")
+        return _move_in(root, staging, manifest)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and folder_error(exc, folder=root) is not None:
+            raise folder_error(exc, folder=root) from exc
+        raise
+
+
+def _door_data(root: Path, manifest: dict) -> DoorData:
+    """Return the :class:`DoorData` of the folders under ``root``; raise when a folder has no usable image."""
     good, problems = _scan_folders(root)
     built = manifest["files"]
     items: dict[str, list[tuple[Path, int]]] = {split: [] for split in SPLITS}
@@ -383,9 +385,7 @@ def build_door_data(root: Path | str | None = None, *, online: bool = False, tim
                 groups[path] = built.get(rel, f"yours:{rel}")
                 if rel not in built:
                     yours.append(path)
-    for split in SPLITS:
-        for index, label in enumerate(LABELS):
-            if not any(y == index for _, y in items[split]):
+            if not good[f"{split}/{label}"]:
                 raise DoorDataError(f"{root / split / label} holds no usable image. Put photos there "
                                     "(or delete SOURCE.json and call again to rebuild the default).")
     return DoorData(root=root, source=manifest["source"], story=manifest["story"], items=items, groups=groups,
