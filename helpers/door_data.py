@@ -1,26 +1,6 @@
-"""The presidential doggy door's data: the course's folders, filled from the first source there is.
-
-Introduced in notebook 05b. The course trains on photos of Bo, the Obamas' dog, in
-``data/presidential_doggy_door/{train,valid}/{bo,not_bo}/`` (Bo is label 0: ``bo`` sorts
-before ``not_bo``). Those photos are not redistributable, so :func:`build_door_data`
-fills the same folders from the first of these sources that is there:
-
-1. **your photos**, already in the four folders (nothing is added to them);
-2. **Oxford-IIIT Pet**, when asked for (``online=True``) and cached or reachable: the
-   Newfoundland breed plays Bo, the other 36 breeds (dogs and cats) are not Bo;
-3. **the offline default**, built from photos that Debian packages ship (GCompris,
-   Tux Paint) plus scikit-image and matplotlib (:func:`helpers.photos.offline_sources`).
-   No package ships dozens of photos of one dog, so here Bo is one dog in one photo,
-   cut in two (training sees one part, validation the other), among other dogs;
-   :data:`OFFLINE_STORY` says so.
-
-A ``SOURCE.json`` in the folder records which files were built and from which source
-photo each came; any other photo in the folders is yours and is always used too. A build
-is written into a hidden staging folder first and moved into place when complete, the
-manifest last, so an interrupted or failed build is recognised and redone, never taken
-for your photos.
-Your photos are added safely by :mod:`helpers.uploads` (the panel: :class:`helpers.widgets.UploadPanel`).
-"""
+"""The presidential doggy door's folders (notebook 05b), filled from the first source there is: your
+photos, Oxford-IIIT Pet, the offline default. Builds are staged and moved in whole, so an interrupted
+one is never taken for your photos (ARCHITECTURE.md, "The doggy door")."""
 from __future__ import annotations
 
 import json
@@ -37,8 +17,9 @@ from PIL import Image
 
 from . import config
 from .data import folder_error
-from .files import atomic_write, socket_timeout
+from .files import atomic_write
 from .images import scan_images, to_rgb
+from .oxford_pet import build_oxford_pet
 from .photos import SourcePhoto, offline_sources
 
 LABELS = ("bo", "not_bo")  # index 0 is Bo, as ImageFolder sorts the folder names
@@ -50,7 +31,6 @@ OFFLINE_VERSION = 2  # version 1 (before December 2026): "Bo" was four different
 _VIEW_NAME = re.compile(r"^(?P<id>.+)__v\d{2}\.jpg$")  # how built views are named
 VIEW_SIDE = 256  # built photos are saved with this shorter side (the network's preprocessing crops 224)
 OXFORD_PET_HOST = ("www.robots.ox.ac.uk", 443)
-OXFORD_PET_BO_BREED = "newfoundland"  # black, big and curly-coated: the nearest of the 37 breeds to Bo
 
 OFFLINE_STORY = (
     "No package ships dozens of photos of one dog, so the offline default has one dog in one photo play Bo: "
@@ -244,37 +224,6 @@ def _reachable(host: tuple[str, int], timeout: float) -> bool:
         return False
 
 
-def _build_oxford_pet(root: Path, pet_root: Path, *, download: bool, timeout: float,
-                      per_class: tuple[int, int] = (100, 30)) -> dict:
-    """Copy Oxford-IIIT Pet photos into the folders (Newfoundland = Bo); return the manifest."""
-    from torchvision.datasets import OxfordIIITPet
-
-    with socket_timeout(timeout):
-        OxfordIIITPet(str(pet_root), split="trainval", download=download)  # md5-checked by torchvision
-    base = pet_root / "oxford-iiit-pet"
-    files, origins = {}, {}
-    rng = random.Random(0)
-    for split, listing, n in (("train", "trainval.txt", per_class[0]), ("valid", "test.txt", per_class[1])):
-        lines = (base / "annotations" / listing).read_text().split("\n")
-        ids = [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
-        bo = [i for i in ids if i.rsplit("_", 1)[0].lower() == OXFORD_PET_BO_BREED][:n]
-        others = [i for i in ids if i.rsplit("_", 1)[0].lower() != OXFORD_PET_BO_BREED]
-        not_bo = sorted(rng.sample(others, min(n, len(others))))
-        for label, chosen in (("bo", bo), ("not_bo", not_bo)):
-            (root / split / label).mkdir(parents=True, exist_ok=True)
-            for image_id in chosen:
-                rel = f"{split}/{label}/{image_id}.jpg"
-                shutil.copyfile(base / "images" / f"{image_id}.jpg", root / rel)
-                files[rel] = image_id
-                origins[image_id] = f"Oxford-IIIT Pet {image_id}.jpg ({image_id.rsplit('_', 1)[0]})"
-    story = ("Oxford-IIIT Pet (Parkhi et al. 2012, CC BY-SA 4.0): the Newfoundland breed plays Bo "
-             f"(a big black dog, the nearest of 37 breeds to Bo, a Portuguese water dog); {per_class[0]} "
-             "training and up to {0} validation photos per class; not Bo is a random sample of the other "
-             "breeds, dogs and cats. Every photo is its own source; the dataset's own trainval/test split "
-             "keeps them apart.").replace("{0}", str(per_class[1]))
-    return {"source": "oxford-iiit-pet", "story": story, "files": files, "origins": origins}
-
-
 def _scan_folders(root: Path) -> tuple[dict[str, list[Path]], list[tuple[Path, str]]]:
     good: dict[str, list[Path]] = {}
     problems: list[tuple[Path, str]] = []
@@ -355,7 +304,7 @@ def _rebuild(root: Path, manifest: dict | None, stale: set[Path], pet: _Pet | No
     try:
         if pet is not None and pet.available():
             try:
-                manifest = _build_oxford_pet(staging, pet.root, download=not pet.cached, timeout=pet.timeout)
+                manifest = build_oxford_pet(staging, pet.root, download=not pet.cached, timeout=pet.timeout)
             except Exception as exc:  # network dropped, checksum failed: fall back, and say so
                 why_not = f" (Oxford-IIIT Pet failed: {type(exc).__name__}: {exc})"
                 shutil.rmtree(staging, ignore_errors=True)
