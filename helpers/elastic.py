@@ -1,17 +1,7 @@
 """Two ``torchrun`` agents on one machine as two "nodes" of an elastic job, and losing one (notebook 06).
 
-On a cluster every machine runs one ``torchrun`` agent; the agents find each other through
-a *rendezvous* (``--rdzv-backend=c10d``: a key-value store that one agent hosts at
-``--rdzv-endpoint``), agree on the world size and start their workers. With
-``--nnodes=1:2`` the job runs on one or two nodes, so it can lose one and go on.
-
-:class:`ElasticJob` starts the agents here, one subprocess each (node A hosts the store,
-``is_host=1``), streams their output line by line with a ``[node X]`` prefix, waits for a
-line of output (:meth:`ElasticJob.wait_for`), kills a node's agent, its workers or both
-(:meth:`ElasticJob.kill`; torchrun starts each worker in a session of its own, so the
-worker is found through the agent's process tree with ``psutil``, not by a group signal)
-and, whatever happens, stops every process it started (:meth:`ElasticJob.close`, also on a
-timeout or an interrupted kernel).
+Each agent is a subprocess (node A hosts the c10d store), its output streamed with a ``[node X]`` prefix;
+workers run in sessions of their own, so a node's are found through its process tree (``psutil``).
 """
 from __future__ import annotations
 
@@ -73,12 +63,8 @@ def agent_command(script: str | Path, args: Sequence[str] = (), *, endpoint: str
                   rdzv_conf: Mapping[str, int] | None = None, monitor_interval: float = 0.2) -> list[str]:
     """Return the ``python -m torch.distributed.run`` argument list of one node of an elastic job (notebook 06).
 
-    Every node gets the same ``--nnodes`` (``MIN:MAX``), ``--rdzv-backend`` (``c10d``: a store
-    that one of the agents runs; ``etcd-v2``: an etcd server outside the job),
-    ``--rdzv-endpoint`` (host:port of the store) and ``--rdzv-id`` (the job's name: agents with
-    another id never meet). With c10d, ``is_host`` says which agent runs the store (``None``:
-    torchrun guesses from the host name, and on one machine every agent would try).
-    ``rdzv_conf`` defaults to :data:`RDZV_CONF`.
+    Every node gets the same ``--nnodes`` (``MIN:MAX``), backend, endpoint and ``--rdzv-id``; ``is_host``
+    says which agent runs the c10d store (``None``: torchrun guesses, and on one machine every agent would).
     """
     if nproc_per_node < 1:
         raise ValueError(f"nproc_per_node must be at least 1, got {nproc_per_node}")
@@ -246,10 +232,8 @@ class EtcdUnavailable(RuntimeError):
 def etcd_server(data_dir: str | Path, *, timeout: float = 30.0) -> Iterator[str]:
     """Run a one-member etcd server with its v2 API on free local ports; yield its ``host:port`` (notebook 06).
 
-    A rendezvous store that is not on any training node: torchrun's ``--rdzv-backend=etcd-v2``
-    talks to it with the ``python-etcd`` client (v2 API, which etcd 3.4 serves only with
-    ``--enable-v2``). The server's files go to ``data_dir``; it is stopped on exit.
-    Raises :class:`EtcdUnavailable` saying what to install when either piece is missing.
+    A rendezvous store on no training node (``--rdzv-backend=etcd-v2``); stopped on exit. Raises
+    :class:`EtcdUnavailable` saying what to install when the server or the ``python-etcd`` client is missing.
     """
     binary = shutil.which("etcd")
     if binary is None:

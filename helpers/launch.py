@@ -1,11 +1,7 @@
 """Launching a training script on several processes from a notebook: how many, which backend, torchrun.
 
-Introduced in notebook 06. ``torchrun`` is ``python -m torch.distributed.run``; we start it
-with the kernel's own Python (``sys.executable``) in a subprocess instead of ``!torchrun``,
-because a ``!`` command that fails does not fail the cell (nor the test suite), and a stuck
-one would hang the notebook. :func:`run_command` streams the output into the notebook, stops
-the job at a timeout (SIGTERM first, so torchrun can stop its workers; SIGKILL after a grace
-period) and raises with the last lines of output when the job fails.
+Introduced in notebook 06. A subprocess of the kernel's own Python instead of `!torchrun`: a failed
+`!` command does not fail the cell (nor the tests), and a stuck one would hang the notebook.
 """
 from __future__ import annotations
 
@@ -28,9 +24,8 @@ CPU_PROCESSES = 2  # without a GPU: 2 processes show everything and fit a 2-core
 class LaunchFailed(RuntimeError):
     """A launched command exited with a non-zero code; the message holds the first error and the last lines.
 
-    ``first_error`` is the first traceback (or, without one, the first error line and the two
-    after it) in the output, ``None`` when there is none: with several processes the first
-    failure is the cause and the last lines are often only the others giving up.
+    ``first_error``: with several processes the first failure is the cause, the last lines often only
+    the others giving up.
     """
 
     def __init__(self, message: str, *, returncode: int | None, lines: list[str],
@@ -48,11 +43,9 @@ _ERROR_LINE = re.compile(r"terminate called|Fatal Python error|Segmentation faul
 
 
 def first_error(lines: Sequence[str], max_lines: int = 40) -> tuple[int, list[str]] | None:
-    """Return (index, lines) of the first traceback in ``lines``, or of the first error line and the
-    two after it when there is no traceback; ``None`` when nothing looks like an error (notebook 06).
-
-    A traceback runs from ``Traceback (most recent call last):`` to its first unindented line
-    (the exception); torchrun's ``[rankN]:`` prefixes are allowed. At most ``max_lines`` lines.
+    """Return (index, lines) of the first traceback in ``lines`` (to its exception line, torchrun's
+    ``[rankN]:`` prefixes allowed), or of the first error line and the two after it; ``None`` when nothing
+    looks like an error (notebook 06). At most ``max_lines`` lines.
     """
     bare = [_RANK_PREFIX.sub("", line) for line in lines]
     for i, line in enumerate(bare):
@@ -111,12 +104,10 @@ class RunResult:
 
 
 def plan(cpu_processes: int = CPU_PROCESSES) -> Plan:
-    """Return the process count and backend for this machine (notebook 06).
+    """Return how many processes to launch on this machine, with which backend and device (notebook 06).
 
-    Every visible GPU gets one process with the nccl backend; with no GPU, ``cpu_processes``
-    processes (2 by default) use gloo. Never one process per core, which is what
-    ``--nproc-per-node=auto`` starts on a CPU machine. Uses ``torch.cuda.device_count()``,
-    which does not initialise CUDA, so ``accelerate.notebook_launcher`` can still fork later.
+    One per visible GPU with nccl, else ``cpu_processes`` (2) with gloo, never one per core (what
+    ``--nproc-per-node=auto`` starts on a CPU); GPUs are counted without initialising CUDA.
     """
     if cpu_processes < 1:
         raise ValueError(f"cpu_processes must be at least 1, got {cpu_processes}")
@@ -168,12 +159,8 @@ def fork_launch(function: Callable[..., object], args: Sequence[object] = (), *,
                 max_restarts: int = 0) -> None:
     """Return None after running ``function(*args)`` in ``nproc`` forked copies of this kernel (notebook 06).
 
-    Accelerate's ``notebook_launcher`` on a free port, with ``max_restarts`` (torch's elastic
-    agent restarts every copy when one fails). No new Python starts, so no start-up cost; CUDA
-    must not be initialised in the kernel before (a forked child cannot use it). Each copy's
-    output reaches the notebook as whole lines: a forked child's ``print`` otherwise arrives in
-    pieces (the text, the space, the newline), interleaved with the other copies' and as empty
-    outputs.
+    Accelerate's ``notebook_launcher`` (torch's elastic agent, ``max_restarts`` included): no Python
+    start-up, but CUDA must be untouched in the kernel; each copy's output arrives in whole lines.
     """
     from accelerate import notebook_launcher  # heavy: only where a notebook forks
 
@@ -212,9 +199,7 @@ def torchrun(script: str | Path, args: Sequence[str] = (), *, nproc: int | None 
              env: dict[str, str] | None = None) -> RunResult:
     """Run ``script`` under torchrun and return its :class:`RunResult` (notebook 06).
 
-    ``nproc`` defaults to :func:`plan`'s count. Output is streamed as it comes (``echo``);
-    a non-zero exit raises :class:`LaunchFailed`, a job past ``timeout`` seconds is stopped
-    and raises :class:`LaunchTimeout`. See :func:`run_command`.
+    ``nproc`` defaults to :func:`plan`'s count; streaming, timeout and errors as :func:`run_command`.
     """
     nproc = plan().nproc if nproc is None else nproc
     command = torchrun_command(script, args, nproc=nproc, max_restarts=max_restarts)
@@ -225,10 +210,8 @@ def accelerate_command(script: str | Path, args: Sequence[str] = (), *, nproc: i
                        max_restarts: int = 0, port: int | None = None) -> list[str]:
     """Return the argument list of ``accelerate launch`` for ``nproc`` processes on one machine (notebook 06).
 
-    More than one process needs ``--multi_gpu``, also on a CPU-only machine (the script then
-    asks for ``Accelerator(cpu=True)``): ``accelerate launch --cpu --num_processes 2`` starts
-    ONE process without a word. ``--multi_gpu`` with one process is refused, so it is left out
-    for ``nproc == 1``. ``port`` defaults to :func:`free_port`.
+    ``--multi_gpu`` also on a CPU (the script asks for ``cpu=True``): ``--cpu --num_processes 2`` starts
+    ONE process without a word; it is refused with one process, so left out then.
     """
     if nproc < 1:
         raise ValueError(f"nproc must be at least 1, got {nproc}")
@@ -259,10 +242,8 @@ def run_command(command: Sequence[str], *, timeout: float = 300.0, echo: bool | 
                 grace: float = 15.0, tail: int = 25) -> RunResult:
     """Run ``command``, streaming its merged output line by line; return a :class:`RunResult` (notebook 06).
 
-    ``echo``: ``True`` prints each line, a callable receives it, ``False`` keeps quiet. Past
-    ``timeout`` s, or when the kernel is interrupted, the command and all it started are stopped
-    (``runner.stop_tree``: SIGTERM, SIGKILL after ``grace`` s); :class:`LaunchTimeout` or
-    :class:`LaunchFailed` then carry the first error and the last ``tail`` lines.
+    ``echo``: ``True`` prints, a callable receives each line, ``False`` keeps quiet. Past ``timeout`` s or on
+    an interrupt everything it started is stopped (``runner.stop_tree``); errors carry the first error.
     """
     command = [str(c) for c in command]
     say = print if echo is True else (echo or (lambda line: None))

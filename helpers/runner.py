@@ -1,9 +1,7 @@
 """The one process runner behind ``launch`` and ``elastic`` (notebook 06): start, stream, deadline, stop.
 
-A command starts in a session of its own with stdout and stderr merged; one thread per process
-reads its lines into one queue (:class:`Output`), so a notebook sees them as they come and a
-deadline is checked between lines; :func:`stop_tree` stops a process and everything it started
-(torchrun starts its workers in sessions of their own, out of reach of a group signal).
+One reader thread per process feeds one queue, so lines reach the notebook as they come and a deadline
+is checked between them; a stop reaches every descendant (torchrun starts workers in their own sessions).
 """
 from __future__ import annotations
 
@@ -100,9 +98,8 @@ def descendants(pid: int) -> list[int]:
 def stop_tree(processes: Sequence[subprocess.Popen], grace: float, known: Iterable[int] = ()) -> None:
     """Stop ``processes`` and every process they started (notebook 06, via ``launch`` and ``elastic``).
 
-    SIGTERM to each one's process group (torchrun passes it on to its workers) and to every
-    descendant and ``known`` pid (an orphan has no one to pass it on); after ``grace`` seconds,
-    SIGKILL to whatever is left. Safe to call on processes that have already exited.
+    SIGTERM to each group, descendant and ``known`` pid (an orphan has no one to pass it on), SIGKILL to
+    what is left after ``grace`` seconds. Safe on processes that have exited.
     """
     pids = {*known, *(p.pid for p in processes), *(d for p in processes for d in descendants(p.pid))}
     family = []

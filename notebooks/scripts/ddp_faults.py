@@ -50,10 +50,8 @@ def run(main: Callable[[], object]) -> None:
 def store_for_this_attempt(store: dist.Store, rank: int, world_size: int, timeout: timedelta) -> dist.Store:
     """Return ``store`` under a key prefix that every rank of this attempt shares and no earlier one used.
 
-    torchrun keeps one store across restarts, so a restarted worker could read the crashed attempt's
-    addresses (pytorch/pytorch issue 135712); ``TORCHELASTIC_RESTART_COUNT`` cannot name the attempt,
-    because each machine's agent counts its own restarts. So rank 0 draws a fresh token and hands it to
-    every rank in answer to that rank's own fresh nonce (ARCHITECTURE.md, "Restarts").
+    torchrun keeps one store across restarts (pytorch/pytorch issue 135712) and each machine counts its own
+    restarts, so rank 0 hands a fresh token to each rank's fresh nonce (ARCHITECTURE.md, "Restarts").
     """
     deadline = time.monotonic() + timeout.total_seconds()
     if rank != 0:
