@@ -120,16 +120,14 @@ class ElasticJob:
         return agent_command(endpoint=self.endpoint, run_id=self.run_id,
                              is_host=name == self.names[0] if c10d else None, **self._agent)
 
-    def start(self, *names: str) -> ElasticJob:
-        """Start the agents of ``names`` (default: every node, the host last, so that the others already
-        wait when its store comes up); return ``self``. A node started again is a new agent joining the job."""
-        if not self.nodes:
-            self._deadline = time.perf_counter() + self.timeout
-        for name in names or [*self.names[1:], self.names[0]]:
+    def start(self) -> ElasticJob:
+        """Start every node's agent, the host last (the others already wait when its store comes up);
+        return ``self``."""
+        self._deadline = time.perf_counter() + self.timeout
+        for name in [*self.names[1:], self.names[0]]:
             command = self.command(name)
             process = runner.start(command, env=self._env)
-            old = self.nodes.get(name)  # a node started again keeps its lines and its old workers' pids
-            self.nodes[name] = Node(name, command, process, *((old.lines, old.workers) if old else ()))
+            self.nodes[name] = Node(name, command, process)
             self._output.follow(name, process)
         return self
 
