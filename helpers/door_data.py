@@ -1,26 +1,6 @@
-"""The presidential doggy door's data: the course's folders, filled from the first source there is.
-
-Introduced in notebook 05b. The course trains on photos of Bo, the Obamas' dog, in
-``data/presidential_doggy_door/{train,valid}/{bo,not_bo}/`` (Bo is label 0: ``bo`` sorts
-before ``not_bo``). Those photos are not redistributable, so :func:`build_door_data`
-fills the same folders from the first of these sources that is there:
-
-1. **your photos**, already in the four folders (nothing is added to them);
-2. **Oxford-IIIT Pet**, when asked for (``online=True``) and cached or reachable: the
-   Newfoundland breed plays Bo, the other 36 breeds (dogs and cats) are not Bo;
-3. **the offline default**, built from photos that Debian packages ship (GCompris,
-   Tux Paint) plus scikit-image and matplotlib (:func:`helpers.photos.offline_sources`).
-   No package ships dozens of photos of one dog, so here Bo is one dog in one photo,
-   cut in two (training sees one part, validation the other), among other dogs;
-   :data:`OFFLINE_STORY` says so.
-
-A ``SOURCE.json`` in the folder records which files were built and from which source
-photo each came; any other photo in the folders is yours and is always used too. A build
-is written into a hidden staging folder first and moved into place when complete, the
-manifest last, so an interrupted or failed build is recognised and redone, never taken
-for your photos.
-Your photos are added safely by :mod:`helpers.uploads` (the panel: :class:`helpers.widgets.UploadPanel`).
-"""
+"""The presidential doggy door's folders (notebook 05b), filled from the first source there is: your
+photos, Oxford-IIIT Pet, the offline default. Builds are staged and moved in whole, so an interrupted
+one is never taken for your photos (ARCHITECTURE.md, "The doggy door")."""
 from __future__ import annotations
 
 import json
@@ -37,8 +17,9 @@ from PIL import Image
 
 from . import config
 from .data import folder_error
-from .files import atomic_write, socket_timeout
+from .files import atomic_write
 from .images import scan_images, to_rgb
+from .oxford_pet import build_oxford_pet
 from .photos import SourcePhoto, offline_sources
 
 LABELS = ("bo", "not_bo")  # index 0 is Bo, as ImageFolder sorts the folder names
@@ -50,7 +31,6 @@ OFFLINE_VERSION = 2  # version 1 (before December 2026): "Bo" was four different
 _VIEW_NAME = re.compile(r"^(?P<id>.+)__v\d{2}\.jpg$")  # how built views are named
 VIEW_SIDE = 256  # built photos are saved with this shorter side (the network's preprocessing crops 224)
 OXFORD_PET_HOST = ("www.robots.ox.ac.uk", 443)
-OXFORD_PET_BO_BREED = "newfoundland"  # black, big and curly-coated: the nearest of the 37 breeds to Bo
 
 OFFLINE_STORY = (
     "No package ships dozens of photos of one dog, so the offline default has one dog in one photo play Bo: "
@@ -244,37 +224,6 @@ def _reachable(host: tuple[str, int], timeout: float) -> bool:
         return False
 
 
-def _build_oxford_pet(root: Path, pet_root: Path, *, download: bool, timeout: float,
-                      per_class: tuple[int, int] = (100, 30)) -> dict:
-    """Copy Oxford-IIIT Pet photos into the folders (Newfoundland = Bo); return the manifest."""
-    from torchvision.datasets import OxfordIIITPet
-
-    with socket_timeout(timeout):
-        OxfordIIITPet(str(pet_root), split="trainval", download=download)  # md5-checked by torchvision
-    base = pet_root / "oxford-iiit-pet"
-    files, origins = {}, {}
-    rng = random.Random(0)
-    for split, listing, n in (("train", "trainval.txt", per_class[0]), ("valid", "test.txt", per_class[1])):
-        lines = (base / "annotations" / listing).read_text().split("\n")
-        ids = [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
-        bo = [i for i in ids if i.rsplit("_", 1)[0].lower() == OXFORD_PET_BO_BREED][:n]
-        others = [i for i in ids if i.rsplit("_", 1)[0].lower() != OXFORD_PET_BO_BREED]
-        not_bo = sorted(rng.sample(others, min(n, len(others))))
-        for label, chosen in (("bo", bo), ("not_bo", not_bo)):
-            (root / split / label).mkdir(parents=True, exist_ok=True)
-            for image_id in chosen:
-                rel = f"{split}/{label}/{image_id}.jpg"
-                shutil.copyfile(base / "images" / f"{image_id}.jpg", root / rel)
-                files[rel] = image_id
-                origins[image_id] = f"Oxford-IIIT Pet {image_id}.jpg ({image_id.rsplit('_', 1)[0]})"
-    story = ("Oxford-IIIT Pet (Parkhi et al. 2012, CC BY-SA 4.0): the Newfoundland breed plays Bo "
-             f"(a big black dog, the nearest of 37 breeds to Bo, a Portuguese water dog); {per_class[0]} "
-             "training and up to {0} validation photos per class; not Bo is a random sample of the other "
-             "breeds, dogs and cats. Every photo is its own source; the dataset's own trainval/test split "
-             "keeps them apart.").replace("{0}", str(per_class[1]))
-    return {"source": "oxford-iiit-pet", "story": story, "files": files, "origins": origins}
-
-
 def _scan_folders(root: Path) -> tuple[dict[str, list[Path]], list[tuple[Path, str]]]:
     good: dict[str, list[Path]] = {}
     problems: list[tuple[Path, str]] = []
@@ -297,24 +246,29 @@ def _leftovers(root: Path, own: dict[str, list[Path]], offline: Callable[[], lis
     return {p for p in named if _VIEW_NAME.match(p.name)["id"] in ids}
 
 
+class _Pet:
+    """Oxford-IIIT Pet as a source: cached in ``data/`` or reachable; the network is asked at most once."""
+
+    def __init__(self, timeout: float):
+        self.root, self.timeout, self.why_not = config.data_dir(), timeout, ""
+        self.cached = (self.root / "oxford-iiit-pet" / "annotations" / "trainval.txt").is_file()
+        self._answer: bool | None = None
+
+    def available(self) -> bool:
+        if self._answer is None:
+            self._answer = self.cached or _reachable(OXFORD_PET_HOST, self.timeout)
+            if not self._answer:
+                self.why_not = f" (Oxford-IIIT Pet: {OXFORD_PET_HOST[0]} not reachable within {self.timeout:g} s)"
+        return self._answer
+
+
 def build_door_data(root: Path | str | None = None, *, online: bool = False, timeout: float = 5.0,
                     rebuild: bool = False,
                     offline: Callable[[], list[SourcePhoto]] = offline_sources) -> DoorData:
     """Return the doggy-door photos, filling ``data/presidential_doggy_door/`` first if needed (notebook 05b).
 
-    Sources in order: (1) your photos, when all four folders ``{train,valid}/{bo,not_bo}``
-    already hold images and no ``SOURCE.json`` says they were built; (2) Oxford-IIIT Pet,
-    only when ``online`` and either cached in ``data/`` or reachable within ``timeout``
-    seconds (downloaded by torchvision, md5-checked); (3) the offline default
-    (:func:`offline_sources`, :data:`OFFLINE_STORY`). A complete earlier build is reused
-    (``rebuild=True`` builds afresh; an offline build of an earlier version is rebuilt).
-    A build is written into ``.building/`` and moved in when complete, the manifest last: an
-    interrupted one is recognised and rebuilt, and so are views an interrupted build of an
-    earlier version left without a manifest. Photos that are not in ``SOURCE.json`` are
-    yours: they are never deleted and always used. Every file is checked with
-    :func:`scan_images`; bad ones are listed in ``problems``, not used. Raises
-    :class:`DoorDataError` when no source can fill all four folders, and
-    :class:`helpers.data.DataFolderError` when the folder is full or read-only.
+    Sources in order: your own photos, Oxford-IIIT Pet (``online`` only), the offline default; a build
+    is staged and moved in whole, and your photos are never deleted (ARCHITECTURE.md, "The doggy door").
     """
     root = Path(root) if root is not None else config.data_dir() / "presidential_doggy_door"
     root.mkdir(parents=True, exist_ok=True)
@@ -327,49 +281,46 @@ def build_door_data(root: Path | str | None = None, *, online: bool = False, tim
     own = {key: [p for p in paths if p not in stale] for key, paths in own.items()}
     complete = manifest is not None and all((root / rel).is_file() for rel in manifest["files"])
     outdated = bool(manifest) and manifest["source"] == "offline" and manifest.get("version") != OFFLINE_VERSION
-    pet_root = config.data_dir()
-    pet_cached = (pet_root / "oxford-iiit-pet" / "annotations" / "trainval.txt").is_file()
-    why_not_pet = ""
-    checked: list[bool] = []  # ask the network at most once
-
-    def pet_available() -> bool:
-        nonlocal why_not_pet
-        if not checked:
-            checked.append(pet_cached or _reachable(OXFORD_PET_HOST, timeout))
-            if not checked[0]:
-                why_not_pet = f" (Oxford-IIIT Pet: {OXFORD_PET_HOST[0]} not reachable within {timeout:g} s)"
-        return checked[0]
-
+    pet = _Pet(timeout)
     if manifest is None and not rebuild and not interrupted and not stale and all(own.values()):
         manifest = {"source": "yours", "story": "Your own photos, as you put them in the four folders.",
                     "files": {}, "origins": {}}
     elif (not complete or rebuild or outdated
-          or (online and manifest.get("source") == "offline" and pet_available())):
-        if manifest:  # remove only what an earlier build wrote; your photos stay
-            for rel in manifest["files"]:
-                (root / rel).unlink(missing_ok=True)
-        for path in stale:
-            path.unlink(missing_ok=True)
-        (root / MANIFEST).unlink(missing_ok=True)
-        staging = root / STAGING
-        try:
-            manifest = None
-            if online and pet_available():
-                try:
-                    manifest = _build_oxford_pet(staging, pet_root, download=not pet_cached, timeout=timeout)
-                except Exception as exc:  # network dropped, checksum failed: fall back, and say so
-                    why_not_pet = f" (Oxford-IIIT Pet failed: {type(exc).__name__}: {exc})"
-                    shutil.rmtree(staging, ignore_errors=True)
-            if manifest is None:
-                manifest = _build_offline(staging, offline())
-                manifest["story"] += why_not_pet
-            manifest = _move_in(root, staging, manifest)
-        except BaseException as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(exc, OSError) and folder_error(exc, folder=root) is not None:
-                raise folder_error(exc, folder=root) from exc
-            raise
+          or (online and manifest.get("source") == "offline" and pet.available())):
+        manifest = _rebuild(root, manifest, stale, pet if online else None, offline)
+    return _door_data(root, manifest)
 
+
+def _rebuild(root: Path, manifest: dict | None, stale: set[Path], pet: _Pet | None,
+             offline: Callable[[], list[SourcePhoto]]) -> dict:
+    """Remove what an earlier build wrote, build into the staging folder (Oxford-IIIT Pet when ``pet``
+    is given and available, else offline) and move it in; return the new manifest."""
+    for rel in manifest["files"] if manifest else []:  # only what an earlier build wrote: your photos stay
+        (root / rel).unlink(missing_ok=True)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    (root / MANIFEST).unlink(missing_ok=True)
+    staging, manifest, why_not = root / STAGING, None, ""
+    try:
+        if pet is not None and pet.available():
+            try:
+                manifest = build_oxford_pet(staging, pet.root, download=not pet.cached, timeout=pet.timeout)
+            except Exception as exc:  # network dropped, checksum failed: fall back, and say so
+                why_not = f" (Oxford-IIIT Pet failed: {type(exc).__name__}: {exc})"
+                shutil.rmtree(staging, ignore_errors=True)
+        if manifest is None:
+            manifest = _build_offline(staging, offline())
+            manifest["story"] += why_not or (pet.why_not if pet is not None else "")
+        return _move_in(root, staging, manifest)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError) and folder_error(exc, folder=root) is not None:
+            raise folder_error(exc, folder=root) from exc
+        raise
+
+
+def _door_data(root: Path, manifest: dict) -> DoorData:
+    """Return the :class:`DoorData` of the folders under ``root``; raise when a folder has no usable image."""
     good, problems = _scan_folders(root)
     built = manifest["files"]
     items: dict[str, list[tuple[Path, int]]] = {split: [] for split in SPLITS}
@@ -383,9 +334,7 @@ def build_door_data(root: Path | str | None = None, *, online: bool = False, tim
                 groups[path] = built.get(rel, f"yours:{rel}")
                 if rel not in built:
                     yours.append(path)
-    for split in SPLITS:
-        for index, label in enumerate(LABELS):
-            if not any(y == index for _, y in items[split]):
+            if not good[f"{split}/{label}"]:
                 raise DoorDataError(f"{root / split / label} holds no usable image. Put photos there "
                                     "(or delete SOURCE.json and call again to rebuild the default).")
     return DoorData(root=root, source=manifest["source"], story=manifest["story"], items=items, groups=groups,

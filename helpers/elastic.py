@@ -1,30 +1,18 @@
 """Two ``torchrun`` agents on one machine as two "nodes" of an elastic job, and losing one (notebook 06).
 
-On a cluster every machine runs one ``torchrun`` agent; the agents find each other through
-a *rendezvous* (``--rdzv-backend=c10d``: a key-value store that one agent hosts at
-``--rdzv-endpoint``), agree on the world size and start their workers. With
-``--nnodes=1:2`` the job runs on one or two nodes, so it can lose one and go on.
-
-:class:`ElasticJob` starts the agents here, one subprocess each (node A hosts the store,
-``is_host=1``), streams their output line by line with a ``[node X]`` prefix, waits for a
-line of output (:meth:`ElasticJob.wait_for`), kills a node's agent, its workers or both
-(:meth:`ElasticJob.kill`; torchrun starts each worker in a session of its own, so the
-worker is found through the agent's process tree with ``psutil``, not by a group signal)
-and, whatever happens, stops every process it started (:meth:`ElasticJob.close`, also on a
-timeout or an interrupted kernel).
+Each agent is a subprocess (node A hosts the c10d store), its output streamed with a ``[node X]`` prefix;
+workers run in sessions of their own, so a node's are found through its process tree (``psutil``).
 """
 from __future__ import annotations
 
 import contextlib
 import importlib.util
 import os
-import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,12 +21,13 @@ from pathlib import Path
 
 import psutil
 
+from . import runner
 from .launch import LaunchTimeout, free_port
 
 # The rendezvous settings notebook 06 uses (--rdzv-conf), and why:
 RDZV_CONF: dict[str, int] = {
     "join_timeout": 60,           # a round must complete within a minute (default 600 s)
-    "last_call_timeout": 3,       # once the minimum (1 node) is there, wait 3 s for more (default 30 s)
+    "last_call_timeout": 1,       # once the minimum (1 node) is there, wait 1 s for more (default 30 s)
     "close_timeout": 10,          # closing a finished rendezvous (default 30 s)
     "keep_alive_interval": 1,     # each agent's heartbeat, seconds (default 5) ...
     "keep_alive_max_attempt": 2,  # ... a node silent this many beats is dead (default 3: 15 s)
@@ -74,12 +63,8 @@ def agent_command(script: str | Path, args: Sequence[str] = (), *, endpoint: str
                   rdzv_conf: Mapping[str, int] | None = None, monitor_interval: float = 0.2) -> list[str]:
     """Return the ``python -m torch.distributed.run`` argument list of one node of an elastic job (notebook 06).
 
-    Every node gets the same ``--nnodes`` (``MIN:MAX``), ``--rdzv-backend`` (``c10d``: a store
-    that one of the agents runs; ``etcd-v2``: an etcd server outside the job),
-    ``--rdzv-endpoint`` (host:port of the store) and ``--rdzv-id`` (the job's name: agents with
-    another id never meet). With c10d, ``is_host`` says which agent runs the store (``None``:
-    torchrun guesses from the host name, and on one machine every agent would try).
-    ``rdzv_conf`` defaults to :data:`RDZV_CONF`.
+    Every node gets the same ``--nnodes`` (``MIN:MAX``), backend, endpoint and ``--rdzv-id``; ``is_host``
+    says which agent runs the c10d store (``None``: torchrun guesses, and on one machine every agent would).
     """
     if nproc_per_node < 1:
         raise ValueError(f"nproc_per_node must be at least 1, got {nproc_per_node}")
@@ -102,13 +87,9 @@ def agent_command(script: str | Path, args: Sequence[str] = (), *, endpoint: str
 class ElasticJob:
     """An elastic job of ``nodes`` torchrun agents on this machine (notebook 06); use it as a context manager.
 
-    ``ElasticJob(script, args)`` starts nothing; :meth:`start` starts every node. With the
-    ``c10d`` backend the first node hosts the rendezvous store on ``127.0.0.1:port``; with
-    ``etcd-v2``, ``endpoint`` names a running etcd server (started with ``--enable-v2``) and
-    no node holds the store. All output is kept per node and
-    passed to ``echo`` as ``[node A] ...`` (``True``: print it; a callable receives each line;
-    ``False``: keep quiet). ``timeout`` bounds the whole job: :meth:`wait_for` and :meth:`wait`
-    raise :class:`~helpers.launch.LaunchTimeout` past it, after stopping everything.
+    Nothing starts before :meth:`start` (or ``with``). With ``c10d`` the first node hosts the store; with
+    ``etcd-v2``, ``endpoint`` names a running etcd server. ``echo`` gets each line as ``[node A] ...``;
+    past ``timeout`` seconds :meth:`wait_for` and :meth:`wait` stop everything and raise ``LaunchTimeout``.
     """
 
     def __init__(self, script: str | Path, args: Sequence[str] = (), *, nodes: Sequence[str] = ("A", "B"),
@@ -118,46 +99,36 @@ class ElasticJob:
                  echo: bool | Callable[[str], None] = True, env: Mapping[str, str] | None = None):
         if len(nodes) < 1 or len(set(nodes)) != len(nodes):
             raise ValueError(f"nodes must be distinct names, got {list(nodes)}")
-        self.script, self.args = script, [str(a) for a in args]
-        self.names = list(nodes)
-        self.nnodes = nnodes or f"1:{len(self.names)}"
-        self.nproc_per_node, self.max_restarts = nproc_per_node, max_restarts
-        self.rdzv_conf = dict(RDZV_CONF if rdzv_conf is None else rdzv_conf)
         if backend != "c10d" and endpoint is None:
             raise ValueError(f"the {backend!r} backend needs endpoint= (host:port of its server)")
-        self.backend = backend
+        self.names = list(nodes)
+        self._agent = {"script": script, "args": [str(a) for a in args], "nnodes": nnodes or f"1:{len(nodes)}",
+                       "nproc_per_node": nproc_per_node, "max_restarts": max_restarts, "backend": backend,
+                       "rdzv_conf": dict(RDZV_CONF if rdzv_conf is None else rdzv_conf)}
         self.endpoint = endpoint or f"127.0.0.1:{free_port()}"
         self.run_id = run_id or f"notebook06-{os.getpid()}-{time.time_ns() % 10**9}"
         self.timeout = timeout
         self._say = print if echo is True else (echo or (lambda line: None))
-        self._env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self._env = dict(env or {})
         self.nodes: dict[str, Node] = {}
-        self._lines: queue.Queue[tuple[str, str | None]] = queue.Queue()  # (node, line); None: pipe closed
-        self._open: set[str] = set()
-        self._started = 0.0
-        self.events: list[tuple[float, str]] = []  # (seconds since start, what happened)
+        self._output = runner.Output()
+        self._deadline = 0.0
 
-    # --- starting -------------------------------------------------------------------------
     def command(self, name: str) -> list[str]:
         """Return the command that starts node ``name`` (with c10d the first node hosts the store)."""
-        return agent_command(self.script, self.args, endpoint=self.endpoint, run_id=self.run_id,
-                             nnodes=self.nnodes, nproc_per_node=self.nproc_per_node,
-                             max_restarts=self.max_restarts, backend=self.backend,
-                             is_host=name == self.names[0] if self.backend == "c10d" else None,
-                             rdzv_conf=self.rdzv_conf)
+        c10d = self._agent["backend"] == "c10d"
+        return agent_command(endpoint=self.endpoint, run_id=self.run_id,
+                             is_host=name == self.names[0] if c10d else None, **self._agent)
 
     def start(self) -> ElasticJob:
-        """Start every node's agent: the others first, so that they are already waiting when the
-        store comes up, then the host; return ``self``."""
-        self._started = time.perf_counter()
+        """Start every node's agent, the host last (the others already wait when its store comes up);
+        return ``self``."""
+        self._deadline = time.perf_counter() + self.timeout
         for name in [*self.names[1:], self.names[0]]:
             command = self.command(name)
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                       errors="replace", bufsize=1, env=self._env, start_new_session=True)
+            process = runner.start(command, env=self._env)
             self.nodes[name] = Node(name, command, process)
-            self._open.add(name)
-            threading.Thread(target=self._pump, args=(name, process), daemon=True).start()
-            self._note(f"started node {name} (agent pid {process.pid})")
+            self._output.follow(name, process)
         return self
 
     def __enter__(self) -> ElasticJob:
@@ -166,37 +137,16 @@ class ElasticJob:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _pump(self, name: str, process: subprocess.Popen) -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            self._lines.put((name, line.rstrip("\n")))
-        self._lines.put((name, None))
-
-    def _note(self, what: str) -> None:
-        self.events.append((round(time.perf_counter() - self._started, 2), what))
-
-    def elapsed(self) -> float:
-        """Return the seconds since :meth:`start`."""
-        return time.perf_counter() - self._started
-
-    # --- reading the output ----------------------------------------------------------------
-    def _next_line(self, deadline: float) -> tuple[str, str] | None:
-        """Return the next (node, line), or None once every pipe is closed; raise past ``deadline``."""
-        while self._open:
-            self._remember_workers()
-            try:
-                name, line = self._lines.get(timeout=max(0.02, min(0.2, deadline - time.perf_counter())))
-            except queue.Empty:
-                if time.perf_counter() > deadline:
-                    self._timed_out()
-                continue
-            if line is None:
-                self._open.discard(name)
-                continue
-            self.nodes[name].lines.append(line)
-            self._say(f"[node {name}] {line}")
-            return name, line
-        return None
+    def _next_line(self) -> tuple[str, str] | None:
+        """Return the next (node, line), or None once every pipe is closed; stop everything past the timeout."""
+        try:
+            got = self._output.next_line(self._deadline, tick=self._remember_workers)
+        except runner.DeadlinePassed:
+            self._timed_out()
+        if got is not None:
+            self.nodes[got[0]].lines.append(got[1])
+            self._say(f"[node {got[0]}] {got[1]}")
+        return got
 
     def _timed_out(self) -> None:
         tail = "\n".join(f"[node {n}] {line}" for n in self.names for line in self.nodes[n].lines[-8:])
@@ -209,13 +159,11 @@ class ElasticJob:
 
     def wait_for(self, pattern: str, node: str | None = None) -> tuple[str, re.Match]:
         """Read output until a line (of ``node``, or of any node) matches the regular expression
-        ``pattern``; return (node name, match). Raises ``RuntimeError`` if every node has
-        exited without printing it, :class:`LaunchTimeout` past the job's timeout."""
-        regex, deadline = re.compile(pattern), self._started + self.timeout
-        while (got := self._next_line(deadline)) is not None:
+        ``pattern``; return (node name, match). ``RuntimeError`` if every node exits without it."""
+        regex = re.compile(pattern)
+        while (got := self._next_line()) is not None:
             name, line = got
             if (node is None or name == node) and (match := regex.search(line)):
-                self._note(f"node {name} printed {line.strip()[:80]!r}")
                 return name, match
         raise RuntimeError(f"every node exited without printing a line matching {pattern!r}"
                            + (f" on node {node}" if node else "") + "; exit codes "
@@ -223,27 +171,19 @@ class ElasticJob:
 
     def wait(self) -> dict[str, int]:
         """Read output until every node has exited; return each node's exit code (``-9``: SIGKILL)."""
-        deadline = self._started + self.timeout
-        while self._next_line(deadline) is not None:
+        while self._next_line() is not None:
             pass
-        for name, n in self.nodes.items():
+        for n in self.nodes.values():
             try:
-                n.process.wait(timeout=max(0.1, deadline - time.perf_counter()))
+                n.process.wait(timeout=max(0.1, self._deadline - time.perf_counter()))
             except subprocess.TimeoutExpired:
                 self._timed_out()
-            self._note(f"node {name} exited with code {n.returncode}")
         return {name: n.returncode for name, n in self.nodes.items()}
 
-    # --- processes -------------------------------------------------------------------------
     def _remember_workers(self) -> None:
         for n in self.nodes.values():
-            if "agent" in n.killed:
-                continue
-            try:
-                kids = psutil.Process(n.process.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                continue
-            n.workers += [k.pid for k in kids if k.pid not in n.workers]
+            if "agent" not in n.killed:  # a killed agent's orphans are no longer its children
+                n.workers += [pid for pid in runner.descendants(n.process.pid) if pid not in n.workers]
 
     def workers(self, name: str) -> list[psutil.Process]:
         """Return node ``name``'s worker processes that are still alive (whether or not their agent is)."""
@@ -259,64 +199,27 @@ class ElasticJob:
         return alive
 
     def kill(self, name: str, *, agent: bool = True, workers: bool = True) -> list[int]:
-        """SIGKILL node ``name``'s agent, its workers, or both (a lost machine: no clean-up runs),
-        wait until they are gone, and return their pids. The workers are looked up first: once the agent is gone they
-        belong to no one and ``psutil`` can no longer find them as its children."""
+        """SIGKILL node ``name``'s agent, its workers, or both (a lost machine: no clean-up runs), wait
+        until they are gone, and return their pids. Workers are looked up first: an orphan is nobody's child."""
         n = self.nodes[name]
-        targets = (self.workers(name) if workers else [])
-        if agent:
-            try:
-                targets.append(psutil.Process(n.process.pid))
-            except psutil.NoSuchProcess:
-                pass
+        targets = self.workers(name) if workers else []
         for p in targets:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 p.send_signal(signal.SIGKILL)
-            except psutil.NoSuchProcess:
-                pass
-        # wait until they are gone (the agent is our child: Popen reaps it and keeps its exit code)
-        psutil.wait_procs([p for p in targets if p.pid != n.process.pid], timeout=10)
+        psutil.wait_procs(targets, timeout=10)
         if agent:
-            n.process.wait(timeout=10)
+            with contextlib.suppress(ProcessLookupError):
+                n.process.kill()
+            n.process.wait(timeout=10)  # the agent is our child: Popen reaps it and keeps its exit code
         n.killed += [w for w, on in (("workers", workers), ("agent", agent)) if on]
-        what = " and ".join(w for w, on in (("agent", agent), ("workers", workers)) if on)
-        self._note(f"killed node {name}'s {what} (pids {[p.pid for p in targets]})")
-        return [p.pid for p in targets]
+        return [p.pid for p in targets] + ([n.process.pid] if agent else [])
 
     def close(self, grace: float = 10.0) -> None:
-        """Stop every process this job started and is still running: SIGTERM to each agent's
-        process group (torchrun passes it on to its workers), then, after ``grace`` seconds,
-        SIGKILL to every agent and every worker, orphans included. Safe to call twice."""
+        """Stop every process this job started and is still running, orphans included
+        (``runner.stop_tree``: SIGTERM, then SIGKILL after ``grace`` s). Safe to call twice."""
         self._remember_workers()
-        family: list[psutil.Process] = []
-        for n in self.nodes.values():
-            for pid in [n.process.pid, *n.workers]:
-                try:
-                    family.append(psutil.Process(pid))
-                except psutil.NoSuchProcess:
-                    pass
-            if n.process.poll() is None:
-                try:
-                    os.killpg(n.process.pid, signal.SIGTERM)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        for p in family:  # the workers too: an orphan (its agent killed) has no one to pass SIGTERM on
-            try:
-                p.terminate()
-            except psutil.NoSuchProcess:
-                pass
-        _, still = psutil.wait_procs(family, timeout=grace)
-        for p in still:
-            try:
-                p.kill()
-            except psutil.NoSuchProcess:
-                pass
-        psutil.wait_procs(still, timeout=5)
-        for n in self.nodes.values():
-            try:
-                n.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        runner.stop_tree([n.process for n in self.nodes.values()], grace,
+                         known=[pid for n in self.nodes.values() for pid in n.workers])
 
 
 class EtcdUnavailable(RuntimeError):
@@ -327,10 +230,8 @@ class EtcdUnavailable(RuntimeError):
 def etcd_server(data_dir: str | Path, *, timeout: float = 30.0) -> Iterator[str]:
     """Run a one-member etcd server with its v2 API on free local ports; yield its ``host:port`` (notebook 06).
 
-    A rendezvous store that is not on any training node: torchrun's ``--rdzv-backend=etcd-v2``
-    talks to it with the ``python-etcd`` client (v2 API, which etcd 3.4 serves only with
-    ``--enable-v2``). The server's files go to ``data_dir``; it is stopped on exit.
-    Raises :class:`EtcdUnavailable` saying what to install when either piece is missing.
+    A rendezvous store on no training node (``--rdzv-backend=etcd-v2``); stopped on exit. Raises
+    :class:`EtcdUnavailable` saying what to install when the server or the ``python-etcd`` client is missing.
     """
     binary = shutil.which("etcd")
     if binary is None:

@@ -9,28 +9,37 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], object]) -> Path:
-    """Return ``path`` after ``write(tmp)`` filled a temporary file beside it, renamed over it (notebooks 00, 05b).
+    """Return ``path`` after ``write(tmp)`` filled a temporary file beside it, renamed over it (notebooks 00, 05b, 06).
 
-    The temporary file is hidden and the rename is one step.
-
-    Readers see the old file or the complete new one, never a partial one. When ``write``
-    raises, the temporary file is removed, ``path`` is left as it was and the error propagates.
+    Readers see the old file or the complete new one, never a partial one (ARCHITECTURE.md,
+    "Files"); a writer killed mid-write leaves a temporary file that :func:`stale_partials` finds.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())  # on disk before the rename: a power cut leaves the old file or the new one
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def stale_partials(path: Path | str) -> list[Path]:
+    """Return the temporary files that writers of ``path`` killed mid-write left beside it (notebook 06)."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.\d+\.partial")
+    return sorted(p for p in path.parent.glob(f".{path.name}.*.partial") if pattern.fullmatch(p.name))
 
 
 class ChecksumMismatch(ValueError):

@@ -247,16 +247,8 @@ def _identity(path: Path) -> tuple[int, int]:
 def scan_images(folder: Path | str, *, min_side: int = MIN_SIDE) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Return ``(good_paths, problems)`` for every file under ``folder``, recursively (notebooks 05a, 05b).
 
-    Every file is opened and fully decoded. ``good_paths`` (sorted) are the images
-    :func:`load_rgb` can load. ``problems`` lists ``(path, reason)`` for all the others,
-    so nothing is dropped unnamed: zero bytes, not an image (a text file named ``.jpg``),
-    a damaged header, truncated data, unreadable for this user, too small or too large, an
-    unsupported layout, and, as ``"skipped: ..."``, hidden files and folders (names starting
-    with ``.``), files whose extension is not an image's (``.txt``), and links to folders that
-    are scanned already (a second link to one folder, a link back up that would loop for
-    ever). Symbolically linked sub-folders are followed; a folder reached both directly and
-    through a link counts once, under its own name. Never raises for a bad file; a missing
-    folder raises ``FileNotFoundError``.
+    Every file is fully decoded, and nothing is dropped unnamed: each bad or skipped file is listed with
+    its reason (ARCHITECTURE.md, "Reading photos"). A missing folder raises ``FileNotFoundError``.
     """
     folder = Path(folder)
     if not folder.is_dir():

@@ -1,30 +1,22 @@
 """Launching a training script on several processes from a notebook: how many, which backend, torchrun.
 
-Introduced in notebook 06. ``torchrun`` is ``python -m torch.distributed.run``; we start it
-with the kernel's own Python (``sys.executable``) in a subprocess instead of ``!torchrun``,
-because a ``!`` command that fails does not fail the cell (nor the test suite), and a stuck
-one would hang the notebook. :func:`run_command` streams the output into the notebook, stops
-the job at a timeout (SIGTERM first, so torchrun can stop its workers; SIGKILL after a grace
-period) and raises with the last lines of output when the job fails.
+Introduced in notebook 06. A subprocess of the kernel's own Python instead of `!torchrun`: a failed
+`!` command does not fail the cell (nor the tests), and a stuck one would hang the notebook.
 """
 from __future__ import annotations
 
 import io
-import os
-import queue
 import re
-import signal
 import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
 import torch
+
+from . import runner
 
 CPU_PROCESSES = 2  # without a GPU: 2 processes show everything and fit a 2-core laptop
 
@@ -32,9 +24,8 @@ CPU_PROCESSES = 2  # without a GPU: 2 processes show everything and fit a 2-core
 class LaunchFailed(RuntimeError):
     """A launched command exited with a non-zero code; the message holds the first error and the last lines.
 
-    ``first_error`` is the first traceback (or, without one, the first error line and the two
-    after it) in the output, ``None`` when there is none: with several processes the first
-    failure is the cause and the last lines are often only the others giving up.
+    ``first_error``: with several processes the first failure is the cause, the last lines often only
+    the others giving up.
     """
 
     def __init__(self, message: str, *, returncode: int | None, lines: list[str],
@@ -52,11 +43,9 @@ _ERROR_LINE = re.compile(r"terminate called|Fatal Python error|Segmentation faul
 
 
 def first_error(lines: Sequence[str], max_lines: int = 40) -> tuple[int, list[str]] | None:
-    """Return (index, lines) of the first traceback in ``lines``, or of the first error line and the
-    two after it when there is no traceback; ``None`` when nothing looks like an error (notebook 06).
-
-    A traceback runs from ``Traceback (most recent call last):`` to its first unindented line
-    (the exception); torchrun's ``[rankN]:`` prefixes are allowed. At most ``max_lines`` lines.
+    """Return (index, lines) of the first traceback in ``lines`` (to its exception line, torchrun's
+    ``[rankN]:`` prefixes allowed), or of the first error line and the two after it; ``None`` when nothing
+    looks like an error (notebook 06). At most ``max_lines`` lines.
     """
     bare = [_RANK_PREFIX.sub("", line) for line in lines]
     for i, line in enumerate(bare):
@@ -115,12 +104,10 @@ class RunResult:
 
 
 def plan(cpu_processes: int = CPU_PROCESSES) -> Plan:
-    """Return the process count and backend for this machine (notebook 06).
+    """Return how many processes to launch on this machine, with which backend and device (notebook 06).
 
-    Every visible GPU gets one process with the nccl backend; with no GPU, ``cpu_processes``
-    processes (2 by default) use gloo. Never one process per core, which is what
-    ``--nproc-per-node=auto`` starts on a CPU machine. Uses ``torch.cuda.device_count()``,
-    which does not initialise CUDA, so ``accelerate.notebook_launcher`` can still fork later.
+    One per visible GPU with nccl, else ``cpu_processes`` (2) with gloo, never one per core (what
+    ``--nproc-per-node=auto`` starts on a CPU); GPUs are counted without initialising CUDA.
     """
     if cpu_processes < 1:
         raise ValueError(f"cpu_processes must be at least 1, got {cpu_processes}")
@@ -172,12 +159,8 @@ def fork_launch(function: Callable[..., object], args: Sequence[object] = (), *,
                 max_restarts: int = 0) -> None:
     """Return None after running ``function(*args)`` in ``nproc`` forked copies of this kernel (notebook 06).
 
-    Accelerate's ``notebook_launcher`` on a free port, with ``max_restarts`` (torch's elastic
-    agent restarts every copy when one fails). No new Python starts, so no start-up cost; CUDA
-    must not be initialised in the kernel before (a forked child cannot use it). Each copy's
-    output reaches the notebook as whole lines: a forked child's ``print`` otherwise arrives in
-    pieces (the text, the space, the newline), interleaved with the other copies' and as empty
-    outputs.
+    Accelerate's ``notebook_launcher`` (torch's elastic agent, ``max_restarts`` included): no Python
+    start-up, but CUDA must be untouched in the kernel; each copy's output arrives in whole lines.
     """
     from accelerate import notebook_launcher  # heavy: only where a notebook forks
 
@@ -216,9 +199,7 @@ def torchrun(script: str | Path, args: Sequence[str] = (), *, nproc: int | None 
              env: dict[str, str] | None = None) -> RunResult:
     """Run ``script`` under torchrun and return its :class:`RunResult` (notebook 06).
 
-    ``nproc`` defaults to :func:`plan`'s count. Output is streamed as it comes (``echo``);
-    a non-zero exit raises :class:`LaunchFailed`, a job past ``timeout`` seconds is stopped
-    and raises :class:`LaunchTimeout`. See :func:`run_command`.
+    ``nproc`` defaults to :func:`plan`'s count; streaming, timeout and errors as :func:`run_command`.
     """
     nproc = plan().nproc if nproc is None else nproc
     command = torchrun_command(script, args, nproc=nproc, max_restarts=max_restarts)
@@ -229,10 +210,8 @@ def accelerate_command(script: str | Path, args: Sequence[str] = (), *, nproc: i
                        max_restarts: int = 0, port: int | None = None) -> list[str]:
     """Return the argument list of ``accelerate launch`` for ``nproc`` processes on one machine (notebook 06).
 
-    More than one process needs ``--multi_gpu``, also on a CPU-only machine (the script then
-    asks for ``Accelerator(cpu=True)``): ``accelerate launch --cpu --num_processes 2`` starts
-    ONE process without a word. ``--multi_gpu`` with one process is refused, so it is left out
-    for ``nproc == 1``. ``port`` defaults to :func:`free_port`.
+    ``--multi_gpu`` also on a CPU (the script asks for ``cpu=True``): ``--cpu --num_processes 2`` starts
+    ONE process without a word; it is refused with one process, so left out then.
     """
     if nproc < 1:
         raise ValueError(f"nproc must be at least 1, got {nproc}")
@@ -261,114 +240,47 @@ def accelerate_launch(script: str | Path, args: Sequence[str] = (), *, nproc: in
 def run_command(command: Sequence[str], *, timeout: float = 300.0, echo: bool | Callable[[str], None] = True,
                 env: dict[str, str] | None = None, cwd: str | Path | None = None,
                 grace: float = 15.0, tail: int = 25) -> RunResult:
-    """Run ``command``, streaming its output line by line; return a :class:`RunResult` (notebook 06).
+    """Run ``command``, streaming its merged output line by line; return a :class:`RunResult` (notebook 06).
 
-    stdout and stderr are merged. ``echo=True`` prints each line as it arrives (a callable
-    receives it instead, ``False`` keeps quiet); all lines are kept in the result. ``env``
-    entries are added to the current environment (with ``PYTHONUNBUFFERED=1`` so Python
-    children print at once). Past ``timeout`` seconds the command's process group gets
-    SIGTERM, and after ``grace`` more seconds SIGKILL, together with every process it started
-    (torchrun starts its workers in sessions of their own, out of reach of the group signal);
-    then :class:`LaunchTimeout` is raised. An interrupted kernel stops the command the same
-    way. A non-zero exit raises :class:`LaunchFailed` holding the exit code and, in its
-    message, the first error (:func:`first_error`) and the last ``tail`` lines.
+    ``echo``: ``True`` prints, a callable receives each line, ``False`` keeps quiet. Past ``timeout`` s or on
+    an interrupt everything it started is stopped (``runner.stop_tree``); errors carry the first error.
     """
     command = [str(c) for c in command]
     say = print if echo is True else (echo or (lambda line: None))
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     start = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            errors="replace", bufsize=1, env=full_env, cwd=cwd, start_new_session=True)
-    lines: list[str] = []
-    pending: queue.Queue[str | None] = queue.Queue()  # None: the pipe is closed
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            pending.put(line.rstrip("\n"))
-        pending.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline, timed_out, finished = start + timeout, False, False
+    proc = runner.start(command, env=env, cwd=cwd)
+    output, lines, timed_out = runner.Output(), [], False
+    output.follow("command", proc)
     try:
-        while not finished:
-            try:
-                line = pending.get(timeout=max(0.05, min(0.5, deadline - time.perf_counter())))
-            except queue.Empty:
-                line = ...
-            if line is None:
-                finished = True
-            elif line is not ...:
-                lines.append(line)
-                say(line)
-            if not finished and time.perf_counter() > deadline:
-                timed_out = True
-                _stop(proc, grace)
-                finished = True
+        while (got := output.next_line(start + timeout)) is not None:
+            lines.append(got[1])
+            say(got[1])
+    except runner.DeadlinePassed:
+        timed_out = True
+        runner.stop_tree([proc], grace)
     except BaseException:  # the kernel was interrupted (or echo failed): leave no job behind
-        _stop(proc, grace=min(grace, 5.0))
+        runner.stop_tree([proc], grace=min(grace, 5.0))
         raise
     returncode = proc.wait()
-    while True:  # whatever was still in the pipe
-        try:
-            line = pending.get(timeout=0.2 if not timed_out else 0.01)
-        except queue.Empty:
-            break
-        if line is None:
-            break
+    for _, line in output.rest(wait=0.01 if timed_out else 0.2):  # whatever was still in the pipe
         lines.append(line)
         say(line)
     seconds = time.perf_counter() - start
-    if timed_out:
-        report, error = _failure_report(lines, tail)
-        raise LaunchTimeout(f"{' '.join(command)}\nran past its timeout of {timeout:g} s and was stopped "
-                            f"(SIGTERM, then SIGKILL after {grace:g} s). {report}\n"
-                            "Fix: look for a rank stuck in a collective above, or raise timeout=.",
-                            returncode=returncode, lines=lines, first_error=error)
-    if returncode != 0:
-        report, error = _failure_report(lines, tail)
-        raise LaunchFailed(f"{' '.join(command)}\nexited with code {returncode} after {seconds:.1f} s. "
-                           f"{report}\nFix: the first error (the process that failed first) names the "
-                           "cause; the whole output is in the exception's .lines.",
-                           returncode=returncode, lines=lines, first_error=error)
+    if timed_out or returncode != 0:
+        raise _failure(command, lines, tail, returncode, seconds, timeout if timed_out else None, grace)
     return RunResult(command=command, returncode=returncode, seconds=seconds, lines=lines)
 
 
-def descendants(pid: int) -> list[int]:
-    """Return the pids of every process started by ``pid``, children first (notebook 06, via :func:`torchrun`).
-
-    psutil reads the process table portably (Linux, macOS, Windows); a ``pid`` that has
-    already exited has no descendants left to find.
-    """
-    try:
-        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _signal(pids: list[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _stop(proc: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the process group, wait ``grace`` s, then SIGKILL it and every descendant."""
-    family = descendants(proc.pid)  # remembered now: once the parent dies they are re-parented
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)  # torchrun forwards it to its workers
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    family += [p for p in descendants(proc.pid) if p not in family]
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    _signal(family, signal.SIGKILL)
-    proc.wait()
+def _failure(command: list[str], lines: list[str], tail: int, returncode: int, seconds: float,
+             timeout: float | None, grace: float) -> LaunchFailed:
+    """Return the :class:`LaunchTimeout` (``timeout`` given) or :class:`LaunchFailed` that says what happened."""
+    report, error = _failure_report(lines, tail)
+    if timeout is not None:
+        return LaunchTimeout(f"{' '.join(command)}\nran past its timeout of {timeout:g} s and was stopped "
+                             f"(SIGTERM, then SIGKILL after {grace:g} s). {report}\n"
+                             "Fix: look for a rank stuck in a collective above, or raise timeout=.",
+                             returncode=returncode, lines=lines, first_error=error)
+    return LaunchFailed(f"{' '.join(command)}\nexited with code {returncode} after {seconds:.1f} s. "
+                        f"{report}\nFix: the first error (the process that failed first) names the "
+                        "cause; the whole output is in the exception's .lines.",
+                        returncode=returncode, lines=lines, first_error=error)

@@ -144,32 +144,35 @@ def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR, gcompris_dir: Pa
                     dog_views: tuple[int, int, int, int] = (48, 12, 12, 8)) -> list[SourcePhoto]:
     """Return the source photos of the offline default that are installed here, Bo's first (notebook 05b).
 
-    Bo is ONE dog: Lock, the golden retriever of GCompris's "babyshapes" activity ("Hello! My
-    name is Lock."), in the one photo of him there is, cut in two at :data:`LOCK_SPLIT`: his
-    head and forelegs (``bo_views[0]`` views) go to training, his back, hind leg and tail
-    (``bo_views[1]`` views) to validation, so no validation pixel is ever seen in training.
-    Not Bo holds other dogs, each as several views (``dog_views``): GCompris's German
-    shepherd and Tux Paint's dingo for training, Tux Paint's husky and the dog of Gauguin's
-    painting for validation; and one view each (split about 80/20 by a hash of the name) of
-    Tux Paint's other photo cut-outs (cartoons and toys left out), GCompris's farm, world and
-    "erase" animal photos, scikit-image's chelsea, astronaut and coffee, matplotlib's Grace Hopper.
+    Bo is ONE dog, Lock of GCompris, cut in two at :data:`LOCK_SPLIT` so that no validation pixel
+    is seen in training; the other dogs and animals are Not Bo (ARCHITECTURE.md, "The doggy door").
     """
     tuxpaint_dir, gcompris_dir = Path(tuxpaint_dir), Path(gcompris_dir)
-    sources: list[SourcePhoto] = []
-
     bundles: dict[str, dict[str, bytes]] = {}
     for bundle in ("explore_farm_animals.rcc", "babyshapes.rcc", "explore_world_animals.rcc", "erase.rcc"):
         if (gcompris_dir / bundle).is_file():
             bundles[bundle] = read_qt_resources(gcompris_dir / bundle)
-    pieces = bundles.get("babyshapes.rcc", {})
-    if _lock_golden_retriever(pieces) is not None:
-        lock = "Lock the golden retriever (GCompris photo, rebuilt from its puzzle pieces)"
-        origin = "GCompris (gcompris-qt-data) babyshapes.rcc: dog2/*.webp, board 6"
-        whole = lambda: _lock_golden_retriever(pieces)  # noqa: E731
-        sources.append(SourcePhoto("lock_front", "bo", "train", f"{lock}: head and forelegs",
-                                   origin, _part(whole, 0, LOCK_SPLIT), bo_views[0]))
-        sources.append(SourcePhoto("lock_back", "bo", "valid", f"{lock}: back, hind leg and tail",
-                                   origin, _part(whole, LOCK_SPLIT, 1), bo_views[1]))
+    return [*_bo(bundles.get("babyshapes.rcc", {}), bo_views),
+            *_named_dogs(bundles, tuxpaint_dir, dog_views), *_other_animals(bundles, tuxpaint_dir)]
+
+
+def _bo(pieces: dict[str, bytes], bo_views: tuple[int, int]) -> list[SourcePhoto]:
+    """Return Lock's two halves (training, validation), or nothing when GCompris's puzzle is missing."""
+    if _lock_golden_retriever(pieces) is None:
+        return []
+    lock = "Lock the golden retriever (GCompris photo, rebuilt from its puzzle pieces)"
+    origin = "GCompris (gcompris-qt-data) babyshapes.rcc: dog2/*.webp, board 6"
+    whole = lambda: _lock_golden_retriever(pieces)  # noqa: E731
+    return [SourcePhoto("lock_front", "bo", "train", f"{lock}: head and forelegs",
+                        origin, _part(whole, 0, LOCK_SPLIT), bo_views[0]),
+            SourcePhoto("lock_back", "bo", "valid", f"{lock}: back, hind leg and tail",
+                        origin, _part(whole, LOCK_SPLIT, 1), bo_views[1])]
+
+
+def _named_dogs(bundles: dict[str, dict[str, bytes]], tuxpaint_dir: Path,
+                dog_views: tuple[int, int, int, int]) -> list[SourcePhoto]:
+    """Return the other dogs, several views each: GCompris's German shepherd and Tux Paint's dingo for
+    training, Tux Paint's husky and the dog of Gauguin's painting for validation."""
     farm = bundles.get("explore_farm_animals.rcc", {})
     dogs = []  # (id, split, what, origin, loader)
     if SHEPHERD in farm:
@@ -182,14 +185,20 @@ def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR, gcompris_dir: Pa
         if path.is_file():
             dogs.append((f"tuxpaint_{stem}", split, what, f"Tux Paint (tuxpaint-stamps-default) {path}",
                          lambda p=path: load_rgb(p)))
+    pieces = bundles.get("babyshapes.rcc", {})
     if _GAUGUIN_DOG in pieces:
         dogs.append(("gauguin_dog", "valid", "the dog in Gauguin's painting (GCompris, a detail)",
                      f"GCompris (gcompris-qt-data) babyshapes.rcc:{_GAUGUIN_DOG}",
                      _from_bytes(pieces[_GAUGUIN_DOG], "chien.webp")))
     views = dict(zip(("german_shepherd", "tuxpaint_dingo", "tuxpaint_dog", "gauguin_dog"), dog_views))
-    for sid, split, what, origin, load in dogs:
-        sources.append(SourcePhoto(sid, "not_bo", split, what, origin, load, views[sid]))
+    return [SourcePhoto(sid, "not_bo", split, what, origin, load, views[sid])
+            for sid, split, what, origin, load in dogs]
 
+
+def _other_animals(bundles: dict[str, dict[str, bytes]], tuxpaint_dir: Path) -> list[SourcePhoto]:
+    """Return one view each (split about 80/20 by a hash of the name) of Tux Paint's other photo cut-outs
+    (no cartoons or toys), GCompris's animal photos, scikit-image's and matplotlib's sample photos."""
+    sources: list[SourcePhoto] = []
     if tuxpaint_dir.is_dir():
         for path in sorted(tuxpaint_dir.rglob("*.png")):
             rel = path.relative_to(tuxpaint_dir)
@@ -221,6 +230,8 @@ def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR, gcompris_dir: Pa
                                    "Grace Hopper (photo)", f"matplotlib sample data {hopper}",
                                    lambda: load_rgb(hopper)))
     return sources
+
+
 
 
 def sample_photos(folder: Path | str | None = None, *, tuxpaint_dir: Path | str = TUXPAINT_DIR,

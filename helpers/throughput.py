@@ -275,46 +275,16 @@ def power_of_two_verdict(rows: Sequence[dict], *, noise_limit: float = 0.10, con
                          resamples: int = 2000, seed: int = 0) -> dict:
     """Return the verdict on powers of two from a :func:`throughput_sweep` with a placebo (notebook 03).
 
-    Every comparison is made *within a round* (the rounds were interleaved, so both sides of a
-    pair saw the same state of the machine): for each power of two with a measured neighbour
-    ``b - 1`` or ``b + 1``, the round's log ratio ``log(power / neighbour)``; the power-of-two
-    *effect* of a round is the mean of its comparisons; the *placebo gap* of a round is
-    ``log(placebo entry / same size)``. Each has its median over the rounds and a ``confidence``
-    bootstrap interval (``resamples`` resamplings of the rounds, seeded). The *noise floor* is
-    the largest gap the placebo's interval allows, ``max(|low|, |high|)``: a pair of identical
-    measurements can differ this much by chance.
-
-    ``verdict`` is one of :data:`VERDICTS`: ``"too noisy to tell"`` when the noise floor is above
-    ``noise_limit`` (or the effect's interval is wider than ``2 * noise_limit``); else
-    ``"powers of two faster"`` (``"slower"``) only when the whole interval of the effect lies
-    above the noise floor (below minus it); else ``"within noise"``. Gaps are relative
-    (``+0.05``: the power of two 5 % faster). The dict holds ``verdict``, ``effect``,
-    ``effect_low``, ``effect_high``, ``placebo_gap``, ``placebo_low``, ``placebo_high``,
-    ``noise_floor``, ``noise_limit``, ``rounds``, ``confidence`` and ``comparisons`` (per pair:
-    ``power_of_two``, ``neighbour``, ``gap``, ``low``, ``high``).
+    Powers of two are compared with their neighbours within each round, against the gap a placebo
+    (the same size measured twice) shows by chance (ARCHITECTURE.md, "The power-of-two verdict").
     """
-    main = {int(r["batch_size"]): r for r in rows if not r.get("placebo")}
-    placebos = [r for r in rows if r.get("placebo")]
-    if len(placebos) != 1:
-        raise ValueError("the sweep needs exactly one placebo entry (throughput_sweep(placebo=...)), "
-                         f"found {len(placebos)}")
-    placebo = placebos[0]
-    twin = main.get(int(placebo["batch_size"]))
-    pairs = [(b, n) for b in sorted(main) if is_power_of_two(b) for n in (b - 1, b + 1) if n in main]
-    if twin is None or not pairs:
-        raise ValueError("the sweep needs the placebo's own batch size and at least one power of two with a "
-                         "measured neighbour (b - 1 or b + 1)")
-    n_rounds = len(placebo["round_images_per_s"])
-    if n_rounds < 3 or any(len(r["round_images_per_s"]) != n_rounds for r in rows):
-        raise ValueError(f"every entry needs the same number of rounds, at least 3, for an interval; got "
-                         f"{sorted({len(r['round_images_per_s']) for r in rows})}")
+    main, placebo, twin, pairs, n_rounds = _sweep_pairs(rows)
 
     def log_ratio(a: dict, b: dict) -> list[float]:
         return [math.log(x / y) for x, y in zip(a["round_images_per_s"], b["round_images_per_s"])]
 
     per_pair = {pair: log_ratio(main[pair[0]], main[pair[1]]) for pair in pairs}
     effect_rounds = [statistics.fmean(values) for values in zip(*per_pair.values())]
-    placebo_rounds = log_ratio(placebo, twin)
     rng = random.Random(seed)
     picks = [[rng.randrange(n_rounds) for _ in range(n_rounds)] for _ in range(resamples)]
 
@@ -322,26 +292,48 @@ def power_of_two_verdict(rows: Sequence[dict], *, noise_limit: float = 0.10, con
         return tuple(math.expm1(v) for v in _bootstrap(values, picks, confidence))
 
     effect, effect_low, effect_high = relative(effect_rounds)
-    placebo_gap, placebo_low, placebo_high = relative(placebo_rounds)
+    placebo_gap, placebo_low, placebo_high = relative(log_ratio(placebo, twin))
     noise_floor = max(abs(placebo_low), abs(placebo_high))
-    if noise_floor > noise_limit:
-        verdict = "too noisy to tell"
-    elif effect_low > noise_floor:
-        verdict = "powers of two faster"
-    elif effect_high < -noise_floor:
-        verdict = "powers of two slower"
-    elif effect_high - effect_low > 2 * noise_limit:
-        verdict = "too noisy to tell"
-    else:
-        verdict = "within noise"
     comparisons = []
     for (b, n), values in per_pair.items():
         gap, low, high = relative(values)
         comparisons.append({"power_of_two": b, "neighbour": n, "gap": gap, "low": low, "high": high})
-    return {"verdict": verdict, "effect": effect, "effect_low": effect_low, "effect_high": effect_high,
+    return {"verdict": _verdict(effect_low, effect_high, noise_floor, noise_limit),
+            "effect": effect, "effect_low": effect_low, "effect_high": effect_high,
             "placebo_gap": placebo_gap, "placebo_low": placebo_low, "placebo_high": placebo_high,
             "noise_floor": noise_floor, "noise_limit": noise_limit, "rounds": n_rounds,
             "confidence": confidence, "comparisons": comparisons}
+
+
+def _sweep_pairs(rows: Sequence[dict]) -> tuple[dict[int, dict], dict, dict, list[tuple[int, int]], int]:
+    """Return (entries by batch size, the placebo, its twin, (power of two, neighbour) pairs, rounds);
+    raise ``ValueError`` when the sweep cannot give a verdict."""
+    main = {int(r["batch_size"]): r for r in rows if not r.get("placebo")}
+    placebos = [r for r in rows if r.get("placebo")]
+    if len(placebos) != 1:
+        raise ValueError("the sweep needs exactly one placebo entry (throughput_sweep(placebo=...)), "
+                         f"found {len(placebos)}")
+    twin = main.get(int(placebos[0]["batch_size"]))
+    pairs = [(b, n) for b in sorted(main) if is_power_of_two(b) for n in (b - 1, b + 1) if n in main]
+    if twin is None or not pairs:
+        raise ValueError("the sweep needs the placebo's own batch size and at least one power of two with a "
+                         "measured neighbour (b - 1 or b + 1)")
+    n_rounds = len(placebos[0]["round_images_per_s"])
+    if n_rounds < 3 or any(len(r["round_images_per_s"]) != n_rounds for r in rows):
+        raise ValueError(f"every entry needs the same number of rounds, at least 3, for an interval; got "
+                         f"{sorted({len(r['round_images_per_s']) for r in rows})}")
+    return main, placebos[0], twin, pairs, n_rounds
+
+
+def _verdict(effect_low: float, effect_high: float, noise_floor: float, noise_limit: float) -> str:
+    """Return one of :data:`VERDICTS`: faster or slower only when the effect's whole interval clears the noise floor."""
+    if noise_floor > noise_limit:
+        return "too noisy to tell"
+    if effect_low > noise_floor:
+        return "powers of two faster"
+    if effect_high < -noise_floor:
+        return "powers of two slower"
+    return "too noisy to tell" if effect_high - effect_low > 2 * noise_limit else "within noise"
 
 
 def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:

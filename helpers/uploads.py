@@ -104,19 +104,8 @@ def save_uploads(value: Sequence[Mapping] | Mapping, label: str, root: Path | st
                  max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[list[Path], list[tuple[str, str]]]:
     """Return ``(saved paths, problems)`` after adding uploaded photos to ``root/split/label`` (notebook 05b).
 
-    ``value`` is an ipywidgets 8 ``FileUpload.value``: a tuple of dicts with ``name``,
-    ``type``, ``size``, ``content`` (a memoryview) and ``last_modified``; ipywidgets 7's
-    shape (a dict keyed by file name, each entry with ``metadata`` and ``content``) works
-    too and keeps the names. Each file must be at most ``max_bytes`` (20 MB) and load with
-    :func:`load_rgb`; its name is cleaned by :func:`safe_filename` and made unique, and the
-    result must lie inside ``root``, so a name like ``'../../x.jpg'`` can never write
-    elsewhere. A photo whose content is already in one of the four folders is refused: in
-    the other split it would leak validation photos into training (only exact copies are
-    recognised, not resized ones). Each file is written atomically: a full or read-only
-    disk leaves no partial file, and stops the upload with the reason (one line naming the
-    folder and the fix) for that file and ``"not saved"`` for the rest. ``problems`` holds
-    ``(uploaded name, reason)`` for every file not saved, broken entries (no content, not a
-    dict) included; ``saved`` always lists what was written before a failure.
+    Each file is checked, cleaned of path tricks, refused when its content is already in a folder (it
+    would leak validation into training) and written atomically (ARCHITECTURE.md, "Uploads").
     """
     if label not in LABELS:
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
@@ -136,29 +125,12 @@ def save_uploads(value: Sequence[Mapping] | Mapping, label: str, root: Path | st
         return [], [(name, str(problem)) for name, _, _ in entries]
     known = _known_photos(root)
     for i, (name, content, problem) in enumerate(entries):
-        if problem is not None:
+        problem = problem or _refusal(content, max_bytes, known, root, split)
+        target = None if problem else _unique(folder / _image_name(name)).resolve()
+        if target is not None and not target.is_relative_to(root):  # cannot happen after safe_filename
+            problem = f"refused: {target} is outside {root}"
+        if problem:
             problems.append((name, problem))
-            continue
-        if len(content) > max_bytes:
-            problems.append((name, f"too large: {len(content) / 2**20:.1f} MB, "
-                                   f"the limit is {max_bytes / 2**20:.0f} MB"))
-            continue
-        digest = hashlib.sha256(content).hexdigest()
-        if digest in known:
-            there = known[digest].relative_to(root)
-            side = there.parts[0]
-            why = f"already in the folders as {there.as_posix()} (the same content)"
-            if side != split:
-                why += (f": the same photo in {SPLIT_WORDS[side]} and {SPLIT_WORDS[split]} would let validation "
-                        "measure memory, not recognition; keep each photo on one side")
-            problems.append((name, why))
-            continue
-        clean = safe_filename(name)
-        if Path(clean).suffix.lower() not in IMAGE_EXTENSIONS:
-            clean += ".jpg"  # Pillow reads the content, whatever the name says
-        target = _unique(folder / clean).resolve()
-        if not target.is_relative_to(root):  # cannot happen after safe_filename; checked all the same
-            problems.append((name, f"refused: {target} is outside {root}"))
             continue
         try:
             _save_checked(content, target)
@@ -174,8 +146,29 @@ def save_uploads(value: Sequence[Mapping] | Mapping, label: str, root: Path | st
                          for rest, _, _ in entries[i + 1:]]
             break
         saved.append(target)
-        known[digest] = target
+        known[hashlib.sha256(content).hexdigest()] = target
     return saved, problems
+
+
+def _refusal(content: bytes, max_bytes: int, known: dict[str, Path], root: Path, split: str) -> str | None:
+    """Return why ``content`` is refused (too large, already in the folders), or None."""
+    if len(content) > max_bytes:
+        return f"too large: {len(content) / 2**20:.1f} MB, the limit is {max_bytes / 2**20:.0f} MB"
+    there = known.get(hashlib.sha256(content).hexdigest())
+    if there is None:
+        return None
+    there = there.relative_to(root)
+    why = f"already in the folders as {there.as_posix()} (the same content)"
+    if there.parts[0] != split:
+        why += (f": the same photo in {SPLIT_WORDS[there.parts[0]]} and {SPLIT_WORDS[split]} would let "
+                "validation measure memory, not recognition; keep each photo on one side")
+    return why
+
+
+def _image_name(name: str) -> str:
+    """Return ``name`` cleaned by :func:`safe_filename`, with ``.jpg`` added when it has no image suffix."""
+    clean = safe_filename(name)
+    return clean if Path(clean).suffix.lower() in IMAGE_EXTENSIONS else clean + ".jpg"  # Pillow reads the content
 
 
 class FeatureCache:

@@ -1,14 +1,6 @@
-"""Every ipywidgets panel of the course, and the one way they write into an ``Output``.
-
-Notebook 01: the temperature slider above its chart (:func:`temperature_panel`); notebook 02:
-the 3×3 kernel editor beside the filtered photo (:func:`kernel_editor`, :func:`figure_output`);
-notebook 04: the learning-rate and beta sliders
-(:func:`optimizer_panel`); notebook 05b: the photo upload panel (:class:`UploadPanel`).
-The widgets only collect input and call back; what is drawn or trained stays in the
-notebook, so that the callback can also be called directly (and checked) under the test
-suite, where there is no browser. Every panel fills its output area with
-:func:`captured_outputs`, never by printing into it.
-"""
+"""Every ipywidgets panel of the course (notebooks 01, 02, 04, 05b), and the one way they write into an
+``Output``. The widgets only collect input and call back, so that the callback can be called (and
+checked) without a browser (ARCHITECTURE.md, "Widgets")."""
 from __future__ import annotations
 
 import math
@@ -231,16 +223,8 @@ def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
                     width: str = "480px") -> widgets.VBox:
     """Return an ipywidgets panel of lr, beta1 and beta2 sliders that calls ``redraw`` on every change (notebook 04).
 
-    ``redraw`` is called as ``redraw(lr=..., beta1=..., beta2=..., **choices)``: once when the
-    panel is built, and again, into the panel's output area, whenever a control moves. Each
-    drawing is captured and placed in the output area directly rather than printed into it
-    (:func:`captured_outputs` says why).
-    The learning-rate slider is logarithmic over ``lr_range``; the beta2 slider moves in even
-    steps of log10(1 - beta2) (:func:`beta2_options`), so that 0.99, 0.999 and 0.9999 are as
-    far apart as 0.9 and 0.99. The controls stand one per row, ``width`` wide. Each entry of
-    ``choices`` (for example ``{"function": ["Rosenbrock", "saddle"]}``) becomes a dropdown. The
-    controls are also in the panel's ``controls`` dict, keyed by argument name, so code can
-    set them (``panel.controls["lr"].value = 0.1``; beta2 takes one of its stops).
+    ``redraw(lr=..., beta1=..., beta2=..., **choices)`` draws into the output area; beta2 moves in even
+    steps of log10(1 - beta2) (ARCHITECTURE.md, "Widgets"); ``panel.controls[name]`` sets a control.
     """
     lo, hi = lr_range
     if not 0 < lo < hi:
@@ -283,18 +267,8 @@ def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
 class UploadPanel:
     """An ipywidgets panel: upload photos into ``bo`` or ``not_bo``, then retrain (notebook 05b).
 
-    ``panel.widget`` is what a notebook displays. The handlers are plain methods, so they
-    also run without a browser: ``panel.add(value)`` takes a ``FileUpload.value``-shaped
-    tuple, ``panel.retrain()`` retrains. Both return the text they also show in the panel's
-    output area.
-
-    With ``build`` (returns the :class:`~helpers.door_data.DoorData` to train on, e.g.
-    ``lambda: build_door_data(DATA)``) and ``features`` (the frozen base's features of a list
-    of photo paths), ``retrain()`` reads the folders again, takes every photo's features from
-    ``panel.features`` (a :class:`~helpers.uploads.FeatureCache`: computed once per content),
-    calls ``retrain(train_set, valid_set)`` (``TensorDataset`` of features and labels) and
-    reports its text, the photos used and every file not used, with the reason. Without
-    them, ``retrain()`` calls ``retrain()`` and shows what it returns.
+    ``panel.widget`` is displayed; ``panel.add(value)`` and ``panel.retrain()`` also run without a browser
+    and return the text they show (ARCHITECTURE.md, "Widgets").
     """
 
     def __init__(self, root: Path | str, retrain: Callable[..., str], *,

@@ -3,6 +3,7 @@ every public helper named after and used by a notebook, and ``import helpers`` k
 import ast
 import importlib
 import inspect
+import math
 import re
 import subprocess
 import sys
@@ -132,6 +133,50 @@ def test_the_docstring_check_can_fail():
 def test_no_module_is_over_400_lines(path):
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines; split it along its seams (ARCHITECTURE.md)"
+
+
+# helpers/check/, helpers/reference/ and helpers/exercises.py are being rewritten elsewhere (issue 22's note)
+UNIT_CHECKED = [p for p in sorted(HELPERS.glob("*.py")) if p.name != "exercises.py"] + SCRIPTS
+MAX_FUNCTION_LINES, MAX_CLASS_LINES, WRAP = 60, 150, 100
+
+
+def _too_long(source: str) -> list[str]:
+    """Every function over MAX_FUNCTION_LINES and class over MAX_CLASS_LINES lines in ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            lines = node.end_lineno - node.lineno + 1
+            if lines > (MAX_CLASS_LINES if isinstance(node, ast.ClassDef) else MAX_FUNCTION_LINES):
+                found.append(f"{node.name} ({lines} lines)")
+    return found
+
+
+def _wrapped_lines(source: str) -> int:
+    """How many lines ``source`` would have with every line wrapped at WRAP characters."""
+    return sum(max(1, math.ceil(len(line) / WRAP)) for line in source.splitlines())
+
+
+@pytest.mark.parametrize("path", UNIT_CHECKED, ids=lambda p: p.name)
+def test_no_function_over_60_lines_and_no_class_over_150(path):
+    too_long = _too_long(path.read_text())
+    assert not too_long, (f"{path.relative_to(ROOT)}: {', '.join(too_long)}; a unit should fit in one's head: "
+                          "give its parts names of their own (ARCHITECTURE.md)")
+
+
+@pytest.mark.parametrize("path", sorted(HELPERS.glob("*.py")) + SCRIPTS, ids=lambda p: p.name)
+def test_no_module_stays_under_the_line_cap_by_packing_lines(path):
+    wrapped = _wrapped_lines(path.read_text())
+    assert wrapped <= MAX_LINES, (f"{path.relative_to(ROOT)} would have {wrapped} lines wrapped at {WRAP} "
+                                  f"columns: it meets the {MAX_LINES}-line cap only with long lines; split it")
+
+
+def test_the_length_checks_can_fail():
+    body = "\n".join(f"    x{i} = {i}" for i in range(60))
+    assert _too_long(f"def f():\n{body}\n") == ["f (61 lines)"]
+    assert _too_long(f"def f():\n{body[:-len('    x59 = 59')].rstrip()}\n") == []
+    methods = "\n".join(f"    def m{i}(self):\n        return {i}\n" for i in range(51))
+    assert _too_long(f"class C:\n{methods}") == ["C (153 lines)"]
+    assert _wrapped_lines("a" * 100 + "\n" + "b" * 101 + "\n\n") == 4
 
 
 def _package_imports(module: str) -> list[tuple[str, int, bool]]:

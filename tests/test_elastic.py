@@ -104,6 +104,25 @@ def test_losing_node_b_the_job_goes_on_alone_from_the_snapshot(tmp_path):
     assert result["final_accuracy"] > 0.5
 
 
+def test_when_a_worker_dies_both_agents_restart_and_meet_again(tmp_path):
+    """Only B's worker is lost, in a job of exactly two nodes: B's agent restarts it, and A's agent restarts
+    its own (A's worker fails on the broken all-reduce, or A sees B waiting in the rendezvous first: then A
+    counts no restart, and the two agents' TORCHELASTIC_RESTART_COUNT differ). The new workers must meet in
+    one store all the same (``ddp_faults.store_for_this_attempt``) and go on from the snapshot, two ranks."""
+    with elastic.ElasticJob(SCRIPT, job_args(tmp_path), nnodes="2:2", timeout=240, echo=False,
+                            env=CPU_ONLY) as job:
+        job.wait_for(BOTH_TRAIN)
+        job.kill("B", agent=False)
+        codes = job.wait()
+    assert codes == {"A": 0, "B": 0}, job.nodes["A"].output[-3000:]
+    for name in ("A", "B"):
+        assert re.search(r"\[rank \d/2 attempt \d\] .*starting at epoch \d+ \(from the snapshot\)",
+                         job.nodes[name].output), f"node {name}'s agent should have restarted its worker"
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["world_size"] == 2 and result["params_identical"]
+    assert 1 <= result["start_epoch"] < EPOCHS and len(result["history"]) == EPOCHS
+
+
 def test_losing_the_store_host_ends_the_job(tmp_path):
     with elastic.ElasticJob(SCRIPT, job_args(tmp_path), timeout=240, echo=False, env=CPU_ONLY) as job:
         job.wait_for(BOTH_TRAIN)

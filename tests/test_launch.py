@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from helpers import launch as dist_helpers
+from helpers import runner
 from helpers.launch import LaunchFailed, LaunchTimeout, first_error, run_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,8 +243,8 @@ def test_descendants_finds_children_and_grandchildren():
     """), stdout=subprocess.PIPE, text=True)
     try:
         grandchild = int(child.stdout.readline())
-        assert grandchild in dist_helpers.descendants(child.pid)
-        assert dist_helpers.descendants(grandchild) == []
+        assert grandchild in runner.descendants(child.pid)
+        assert runner.descendants(grandchild) == []
     finally:
         for pid in (grandchild, child.pid):
             try:

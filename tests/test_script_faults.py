@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
 
 
 sys.path.insert(0, str(SCRIPTS))  # the scripts import their siblings by name, as torchrun runs them
-train_ddp, ddp_common = __import__("train_ddp"), __import__("ddp_common")
+train_ddp, ddp_faults = __import__("train_ddp"), __import__("ddp_faults")
 sys.path.remove(str(SCRIPTS))
 
 
@@ -56,22 +56,22 @@ def job(tmp_path: Path, *extra: str, hidden: int = 8, epochs: int = 1) -> list[s
 
 
 def write_snapshot(path: Path, *, hidden: int = 8, next_epoch: int = 1) -> None:
-    model = ddp_common.make_model(hidden, 0)
-    ddp_common.save_snapshot(path, model, torch.optim.Adam(model.parameters()), next_epoch, [2.0] * next_epoch)
+    model = train_ddp.make_model(hidden, 0)
+    train_ddp.save_snapshot(path, model, torch.optim.Adam(model.parameters()), next_epoch, [2.0] * next_epoch)
 
 
 def run_fails(argv: list[str]) -> str:
-    with pytest.raises(ddp_common.JobError) as info:
+    with pytest.raises(ddp_faults.JobError) as info:
         train_ddp.main(argv)
     return str(info.value)
 
 
 def test_temporary_files_of_a_killed_writer_are_removed_on_start(tmp_path):
     snap, result = tmp_path / "snap.pt", tmp_path / "result.json"
-    stale = [tmp_path / ".snap.pt.4242.tmp", tmp_path / ".snap.pt.17.tmp", tmp_path / ".result.json.99.tmp"]
+    stale = [tmp_path / ".snap.pt.4242.partial", tmp_path / ".snap.pt.17.partial", tmp_path / ".result.json.99.partial"]
     for path in stale:
         path.write_bytes(b"half a snapshot")
-    keep = [tmp_path / ".other.pt.5.tmp", tmp_path / "notes.tmp"]
+    keep = [tmp_path / ".other.pt.5.partial", tmp_path / ".snap.pt.x.partial", tmp_path / "notes.tmp"]
     for path in keep:
         path.write_bytes(b"not ours")
     out = train_ddp.main(job(tmp_path, "--snapshot", str(snap), "--result", str(result)))
@@ -163,4 +163,4 @@ def test_on_two_ranks_rank_0_explains_once_and_rank_1_stops_cleanly(tmp_path):
     output = "\n".join(info.value.lines)
     assert output.count("is empty (0 bytes)") == 1, output
     assert "rank 1: stopped" in output, output
-    assert str(SCRIPTS / "ddp_common.py") not in output, "no worker traceback: one message says it all"
+    assert str(SCRIPTS / "ddp_faults.py") not in output, "no worker traceback: one message says it all"

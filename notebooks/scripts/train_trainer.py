@@ -29,20 +29,31 @@ import signal
 import time
 from pathlib import Path
 
-import ddp_common as common
+import ddp_faults
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
+from train_ddp import (
+    Process,
+    build_parser,
+    evaluate_exactly,
+    init_distributed,
+    load_fashion_mnist,
+    make_model,
+    params_identical,
+    report,
+    shut_down,
+)
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.utils import logging as hf_logging
 
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.pt", "scheduler.pt", "trainer_state.json")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the options of ``train_ddp.py`` (``ddp_common.build_parser``) plus where and how often to save."""
-    parser = common.build_parser(__doc__.splitlines()[0])
+def trainer_parser() -> argparse.ArgumentParser:
+    """Return the options of ``train_ddp.py`` (``train_ddp.build_parser``) plus where and how often to save."""
+    parser = build_parser(__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, required=True,
                         help="the Trainer's folder: checkpoint-STEP/ folders go here; resumed from when present")
     parser.add_argument("--save-steps", type=int, default=20, help="a checkpoint every N optimizer steps (default 20)")
@@ -53,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Return the parsed options; refuse ``train_ddp.py``'s snapshot options, which the Trainer replaces."""
-    parser = build_parser()
+    parser = trainer_parser()
     args = parser.parse_args(argv)
     if args.snapshot is not None or args.fail_at_epoch is not None:
         parser.error("the Trainer keeps its checkpoints in --output-dir and crashes with --fail-at-step; "
@@ -67,7 +78,7 @@ class Classifier(nn.Module):
 
     def __init__(self, hidden: int, seed: int):
         super().__init__()
-        self.net = common.make_model(hidden, seed)
+        self.net = make_model(hidden, seed)
 
     def forward(self, pixel_values: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         logits = self.net(pixel_values)
@@ -93,7 +104,7 @@ class Items(Dataset):
 class Watch(TrainerCallback):
     """Notes which sampler the Trainer used and injects the crash (the Trainer prints the losses itself)."""
 
-    def __init__(self, proc: common.Process, fail_at_step: int | None, fail_rank: int):
+    def __init__(self, proc: Process, fail_at_step: int | None, fail_rank: int):
         self.proc, self.fail_at_step, self.fail_rank = proc, fail_at_step, fail_rank
         self.sampler = None
 
@@ -101,7 +112,7 @@ class Watch(TrainerCallback):
         batch_sampler = getattr(train_dataloader, "batch_sampler", None)
         inner = getattr(batch_sampler, "batch_sampler", batch_sampler)  # accelerate wraps it to shard it
         self.sampler = type(getattr(inner, "sampler", inner)).__name__
-        common.log(self.proc, f"Trainer: {args.parallel_mode.name.lower()} on {args.device}, "
+        self.proc.log(f"Trainer: {args.parallel_mode.name.lower()} on {args.device}, "
                    f"world size {args.world_size}, sampler {self.sampler}, starting after step {state.global_step}")
 
     def on_step_begin(self, args, state, control, **kwargs):
@@ -128,7 +139,7 @@ def complete_checkpoint(output_dir: Path, world_size: int) -> Path | None:
     return None
 
 
-def training_arguments(args: argparse.Namespace, proc: common.Process) -> TrainingArguments:
+def training_arguments(args: argparse.Namespace, proc: Process) -> TrainingArguments:
     """Return the Trainer's settings: the recipe of ``train_ddp.py`` (Adam, constant learning rate,
     no gradient clipping), a checkpoint every ``--save-steps`` steps, no hub, no progress bars."""
     return TrainingArguments(
@@ -150,28 +161,28 @@ def training_arguments(args: argparse.Namespace, proc: common.Process) -> Traini
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    # Our own process group first (its per-attempt store prefix keeps restarts reliable);
-    # the Trainer (through Accelerate) sees it is initialised and uses it.
-    proc = common.init_distributed(args.pg_timeout)
+    # train_ddp.py's process group first (a fresh store for every restart); the Trainer
+    # (through Accelerate) sees it is initialised and uses it
+    proc = init_distributed(args.pg_timeout)
     if args.fail_at_step is not None and not 0 <= args.fail_rank < proc.world_size:
         raise ValueError(f"--fail-rank {args.fail_rank} is outside ranks 0..{proc.world_size - 1}")
     hf_logging.set_verbosity_error()  # the Trainer's info lines; warnings that matter are errors here
-    train_data, test_data = common.load_fashion_mnist(args.data_dir, args.train_size, args.test_size, proc)
-
     model = Classifier(args.hidden, args.seed)
+    ddp_faults.check_before_training(args, proc, model.net)  # the data: all ranks stop on a bad file
+    train_data, test_data = load_fashion_mnist(args.data_dir, args.train_size, args.test_size)
     watch = Watch(proc, args.fail_at_step, args.fail_rank)
     trainer = Trainer(model=model, args=training_arguments(args, proc), train_dataset=Items(train_data),
                       callbacks=[watch])
     checkpoint = complete_checkpoint(args.output_dir, proc.world_size) if args.output_dir.is_dir() else None
-    common.log(proc, f"resuming from {checkpoint.name}" if checkpoint else "no checkpoint: starting from scratch")
+    proc.log(f"resuming from {checkpoint.name}" if checkpoint else "no checkpoint: starting from scratch")
     started = time.perf_counter()
     # resume_from_checkpoint=True would take the highest-numbered folder, complete or not
     output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - started
 
     inner = trainer.accelerator.unwrap_model(trainer.model)
-    identical, max_diff, fingerprint = common.params_identical(inner)
-    test = common.evaluate(inner.net, test_data, proc.device)
+    identical, max_diff, fingerprint = params_identical(inner)
+    test = evaluate_exactly(inner.net, test_data, proc.device)
     last = complete_checkpoint(args.output_dir, proc.world_size)
     result = {
         "world_size": proc.world_size, "backend": proc.backend, "device": proc.device.type,
@@ -185,14 +196,11 @@ def main(argv: list[str] | None = None) -> dict:
         "epoch_losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
         "trainer_train_loss": output.training_loss, "train_seconds": seconds,
     }
-    if proc.rank == 0:
-        common.write_result(args.result, result)
-        print(f"final test loss {test['loss']:.6f}, accuracy {test['accuracy']:.3f}, "
-              f"parameters identical on all {proc.world_size} ranks: {identical}", flush=True)
+    report(proc, args.result, result)
     del trainer, inner, model, watch  # the DDP wrapper holds the process group: release it first
-    common.shut_down(proc)
+    shut_down(proc)
     return result
 
 
 if __name__ == "__main__":
-    main()
+    ddp_faults.run(main)
