@@ -1,33 +1,35 @@
-"""Every exercise check, by exercise name: ``helpers.check.to_device(to_device)`` (notebook 00), ...
+"""Every exercise check, named after the learner's function: ``helpers.check.to_device(to_device)`` (notebook 00).
 
-Each notebook's checks live in ``helpers/check/nbNN.py`` (``nb00.py``, ``nb01.py``, ``nb05b.py``),
-each function decorated with ``helpers.exercises.exercise`` and listed in that module's
-``__all__``. This package imports every such module and exposes its checks here, so a new
-notebook module needs no edit to this file; two modules exporting the same name is an error.
+The naming rule (docs/exercises.md): a check has the name of the function the learner completes,
+so the check cell reads ``helpers.check.NAME(NAME)``. Each notebook's checks live in
+``helpers/check/nbNN.py``, decorated with ``helpers.exercises.exercise``; this file imports each
+one by name, so that reading it (or pressing Tab after ``helpers.check.``) lists every exercise of
+the collection, and a name used twice is a visible edit here rather than a silent override.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from ..exercises import Exercise
+from .nb00 import run_on_model_device, to_device
+from .nb01 import my_log_softmax, my_stable_softmax, overflow_threshold
+from .nb02 import my_convolve2d_unfold, my_output_size, vertical_edge_kernel
+from .nb03 import honest_timing, scaled_learning_rate
+from .nb04 import adam_update, adamw_update
+from .nb05a import dog_probability, door_decision
+from .nb05b import door_model, fine_tune_lr
+from .nb06 import epoch_order, snapshot_for_resume
 
-__all__: list[str] = []
-CHECKS: dict[str, Exercise] = {}
-_owner: dict[str, str] = {}
+__all__ = [
+    "to_device", "run_on_model_device",                               # 00
+    "overflow_threshold", "my_stable_softmax", "my_log_softmax",      # 01
+    "my_convolve2d_unfold", "vertical_edge_kernel", "my_output_size",  # 02
+    "honest_timing", "scaled_learning_rate",                          # 03
+    "adam_update", "adamw_update",                                    # 04
+    "door_decision", "dog_probability",                               # 05a
+    "door_model", "fine_tune_lr",                                     # 05b
+    "epoch_order", "snapshot_for_resume",                             # 06
+]
+CHECKS: dict[str, Exercise] = {name: globals()[name] for name in __all__}
 
-for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if not _info.name.startswith("nb"):
-        continue
-    _module = importlib.import_module(f"{__name__}.{_info.name}")
-    for _name in getattr(_module, "__all__", []):
-        _check = getattr(_module, _name)
-        if not isinstance(_check, Exercise):
-            raise TypeError(f"helpers/check/{_info.name}.py exports {_name}, which is not decorated with @exercise")
-        if _name in CHECKS:
-            raise ImportError(f"two exercise checks are named {_name!r}: helpers/check/{_owner[_name]}.py and "
-                              f"helpers/check/{_info.name}.py; rename one (names are unique across notebooks)")
-        CHECKS[_name] = _check
-        _owner[_name] = _info.name
-        globals()[_name] = _check
-        __all__.append(_name)
+for _name, _check in CHECKS.items():
+    if not isinstance(_check, Exercise):
+        raise TypeError(f"helpers.check.{_name} is not decorated with @exercise (helpers/check/nbNN.py)")
