@@ -41,7 +41,8 @@ def _show(t: torch.Tensor, decimals: int = 4) -> str:
 def _gap(ours: torch.Tensor, ref: torch.Tensor, relative: bool = False) -> float:
     """Largest difference where ref is finite; inf when nan/inf sit in other places than in ref."""
     ours = ours.detach().double()
-    same_specials = (torch.equal(torch.isnan(ours), torch.isnan(ref)) and torch.equal(torch.isinf(ours), torch.isinf(ref))
+    same_specials = (torch.equal(torch.isnan(ours), torch.isnan(ref))
+                     and torch.equal(torch.isinf(ours), torch.isinf(ref))
                      and torch.equal(ours[torch.isinf(ref)], ref[torch.isinf(ref)]))
     if not same_specials:
         return INF
