@@ -22,7 +22,8 @@ TOL = 1e-10  # float64: only the order of the additions may differ
 
 WINDOW_OPERATORS = {"unfold", "im2col"}   # Tensor.unfold; F.unfold and nn.Unfold (im2col)
 CONVOLUTION_OPERATORS = {"convolution", "_convolution", "conv2d"}   # F.conv2d, torch.conv2d, nn.Conv2d, ...
-_LIBRARY = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(__file__))}))
+_LIBRARY = tuple(sorted({p for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.dirname(
+    __file__))) if len(p) > 1}))   # Python's, PyTorch's and helpers' own code: not the learner's lines
 
 
 def _learner_steps(call: Callable[[], object]) -> tuple[object, int]:
