@@ -90,6 +90,7 @@ TO_DEVICE_WRONG = {
     "zeros_like": (zeros_like, "the batch's values changed"),
     "parameters_only": (parameters_only, "buffers"),
     "new_model": (new_model, "return the model itself, moved, not a new one"),
+    "model_half": (lambda m, b, d: (m.half().to(d), b.to(d)), "cannot run the batch you returned"),
 }
 if not torch.cuda.is_available():
     TO_DEVICE_WRONG["uses_cuda"] = (uses_cuda, ".cuda() sends everything to the GPU")

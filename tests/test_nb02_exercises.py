@@ -152,6 +152,8 @@ UNFOLD_WRONG = {
     "no_multiply": (no_multiply, "without multiplying them by the kernel's weights"),
     "reshape_swapped": (im2col_reshape_swapped, "rows and columns are swapped"),
     "view_on_a_slice": (uses_view, ".view() needs contiguous memory"),
+    "squeezed": (lambda image, kernel: right_unfold(image, kernel).squeeze(), "another shape"),
+    "flattened": (lambda image, kernel: right_unfold(image, kernel).flatten(), "another shape"),
 }
 
 
@@ -216,6 +218,7 @@ SIZE_RIGHT = {
     "int_of_true_division": lambda n, k, p=0, s=1: int((n + 2 * p - k) / s) + 1,
     "range_count": lambda n, k, p=0, s=1: len(range(0, n + 2 * p - k + 1, s)),
     "plus_s_inside": lambda n, k, p=0, s=1: (n + 2 * p - k + s) // s,
+    "numpy_integer": lambda n, k, p=0, s=1: np.floor_divide(n + 2 * p - k, s) + 1,
 }
 
 SIZE_WRONG = {

@@ -113,7 +113,12 @@ def to_device(answer) -> str:
                f"moved to {device}, the batch's values changed (first row {_row(moved_batch)} instead of "
                f"{_row(batch)}): a new empty or zero tensor on the device is not the batch; .to(device) "
                "copies the values")
-        got = moved_model(moved_batch).detach()
+        try:
+            got = moved_model(moved_batch).detach()
+        except RuntimeError as exc:
+            raise Wrong(f"moved to {device}, the model you returned cannot run the batch you returned "
+                        f"({str(exc).splitlines()[0][:80]}): move them, and change nothing else (.to(device) "
+                        "keeps the dtype)") from None
         expect(torch.allclose(got, want), f"moved to {device}, the model computes something else than before: "
                                           "return the model itself, moved, not a new one")
     return (f"model (parameters and buffers) and batch end on the device you asked for (tried with {OTHER}, which is "

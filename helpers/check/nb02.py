@@ -6,6 +6,7 @@ flat image) for the kernel. The same inputs on every machine give the same verdi
 """
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 from collections.abc import Callable
@@ -86,8 +87,7 @@ def _unfold_shape_problem(out: torch.Tensor, image: torch.Tensor, kernel: torch.
     (H, W), (kh, kw) = image.shape, kernel.shape
     want = (H - kh + 1, W - kw + 1)
     got = tuple(out.shape)
-    size = f"a {H}×{W} image and a {kh}×{kw} kernel should give a {want[0]}×{want[1]} output, yours is " \
-           f"{'×'.join(map(str, got))}"
+    size = f"a {H}×{W} image and a {kh}×{kw} kernel should give a {want[0]}×{want[1]} output, yours has shape {got}"
     if got[:2] == want and len(got) > 2:
         return f"{size}: you summed over only one of the window's two axes; sum over both, dim=(-2, -1)"
     if got == (H, W):
@@ -96,6 +96,8 @@ def _unfold_shape_problem(out: torch.Tensor, image: torch.Tensor, kernel: torch.
         return f"{size}: rows and columns are swapped (check the order of your reshape, or a stray transpose)"
     if len(got) == 2 and got[0] < want[0] and got[1] < want[1]:
         return f"{size}: the windows do not overlap; a window moves one pixel at a time (step 1), not a kernel width"
+    if out.numel() == want[0] * want[1]:
+        return f"{size}: the right number of values in another shape; return them as rows × columns (no squeeze)"
     return f"{size}: unfold the rows by kh and the columns by kw with step 1, then sum over the window's two axes"
 
 
@@ -188,7 +190,7 @@ def my_output_size(answer) -> str:
             raise Wrong(message)
     for (n, k, p, s), value in got.items():
         actual = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), padding=p, stride=s).shape[-1]
-        expect(isinstance(value, int) and not isinstance(value, bool),
+        expect(isinstance(value, numbers.Integral) and not isinstance(value, bool),
                f"return an int; for n={n}, k={k}, p={p}, s={s} you returned {type(value).__name__} {value!r}")
         expect(value == actual, f"for n={n}, k={k}, p={p}, s={s} F.conv2d gives {actual} pixels, you said {value}: "
                                 "count the positions where the window's first pixel can start (0, s, 2s, ...) with "
