@@ -18,11 +18,14 @@ unfinished answer raises ``ExerciseNotPassed``, so that the cell scores 0.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from torch.utils._python_dispatch import TorchDispatchMode
 
 GRADING_VALUES = ("autograde", "validate")
 PASSED, WRONG, NOT_DONE = "passed", "wrong", "not done"
@@ -110,3 +113,28 @@ def expect(condition: Any, message: str) -> None:
     """Return None if ``condition`` holds, else raise ``Wrong(message)``: a check's one-line test (notebook 00)."""
     if not condition:
         raise Wrong(message)
+
+
+class _OperatorLog(TorchDispatchMode):
+    """Records the name of every ATen operator that runs, whichever Python route called it."""
+
+    def __init__(self, names: list[str]):
+        super().__init__()
+        self.names = names
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@contextlib.contextmanager
+def operators_called() -> Iterator[list[str]]:
+    """Return, as a context, the ATen operators run inside it: what an answer really called (notebooks 01 and 02).
+
+    ``torch.softmax``, ``F.softmax``, ``Tensor.softmax`` and ``nn.Softmax`` all run ``_softmax``;
+    ``F.conv2d``, ``torch.conv2d`` and ``nn.Conv2d`` all run ``convolution``: a check that refuses
+    the library function an exercise re-implements looks here, so that no spelling slips past it.
+    """
+    names: list[str] = []
+    with _OperatorLog(names):
+        yield names

@@ -24,6 +24,10 @@ COMMAND_LINE = {"prepare"}  # run by `make data`, not by a notebook
 NOTEBOOK_REF = re.compile(r"notebooks? ((?:\d\d[ab]?(?:, | and | to |-|–)?)+)")
 MODULES = sorted(p.stem for p in HELPERS.glob("*.py") if p.stem != "__init__")
 CHECK_MODULES = sorted((HELPERS / "check").glob("nb*.py"))  # exercise checks: notebooks call helpers.check.NAME
+# Reference answers (helpers/reference/nbNN.py): the STUDENT copies import them in place of a teacher's cell tagged
+# student-import (docs/exercises.md), while the teacher's notebook shows the same code in that cell. So the rule
+# "used by the notebook its docstring names" reads, for them: imported by that notebook's student_source line.
+REFERENCE_MODULES = sorted((HELPERS / "reference").glob("nb*.py"))
 
 
 def _code(path: Path) -> str:
@@ -129,7 +133,35 @@ def test_the_docstring_check_can_fail():
     assert "sample_photos" not in USED["00"]
 
 
-@pytest.mark.parametrize("path", sorted(HELPERS.glob("*.py")) + SCRIPTS, ids=lambda p: p.name)
+def _student_imports(stem: str) -> set[str]:
+    """Names the student copy of notebook ``stem`` imports from helpers.reference (its student_source lines)."""
+    path = next(p for p in NOTEBOOKS if p.name.split("_")[0] == stem)
+    names = set()
+    for cell in nbformat.read(path, as_version=4).cells:
+        line = cell.get("metadata", {}).get("student_source", "")
+        match = re.match(rf"from helpers\.reference\.nb{stem} import ([\w, ]+)", line)
+        if "student-import" in cell.get("metadata", {}).get("tags", []) and match:
+            names |= {n.strip() for n in match.group(1).split(",")}
+    return names
+
+
+@pytest.mark.parametrize("path", REFERENCE_MODULES, ids=lambda p: p.name)
+def test_every_reference_answer_names_the_notebook_whose_student_copy_imports_it(path):
+    stem = path.stem.removeprefix("nb")
+    module = importlib.import_module(f"helpers.reference.{path.stem}")
+    public = [(n, f) for n, f in vars(module).items() if inspect.isfunction(f) and not n.startswith("_")
+              and f.__module__ == module.__name__]
+    assert public, f"helpers/reference/{path.name} defines no reference answer: remove it"
+    imported = _student_imports(stem)
+    for name, fn in public:
+        named = _notebooks_named((inspect.getdoc(fn) or "").split("\n\n")[0])
+        assert named == {stem}, f"helpers.reference.{path.stem}.{name}: the docstring should name notebook {stem}"
+        assert name in imported, (f"helpers.reference.{path.stem}.{name} is imported by no student-import cell of "
+                                  f"notebook {stem}: remove it, or tag the teacher's cell (docs/exercises.md)")
+        assert "return" in fn.__annotations__, f"helpers.reference.{path.stem}.{name} has no return type hint"
+
+
+@pytest.mark.parametrize("path", sorted(HELPERS.glob("*.py")) + REFERENCE_MODULES + SCRIPTS, ids=lambda p: p.name)
 def test_no_module_is_over_400_lines(path):
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines; split it along its seams (ARCHITECTURE.md)"

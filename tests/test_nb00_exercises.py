@@ -1,9 +1,13 @@
 """Mutation tests of notebook 00's exercise checks: typical wrong answers get their own message.
 
-The pattern for every notebook (copy it to tests/test_nbNN_exercises.py): a list of
-(answer, the words its message must contain); the right answer passes; the stub is "not done".
+The pattern for every notebook (copy it to tests/test_nbNN_exercises.py): a table of wrong answers
+with the words their message must contain, a table of right answers in several styles that must
+pass, and the stub, which is "not done".
 """
+import copy
+
 import pytest
+import torch
 
 import helpers
 from helpers.exercises import NOT_DONE, PASSED, WRONG
@@ -13,8 +17,25 @@ def stub(*args):
     raise NotImplementedError()
 
 
+def wrong(check, answer, words):
+    result = check.outcome(answer)
+    assert result.status == WRONG and words in result.message, result.line
+
+
+# --- to_device(model, batch, device) ----------------------------------------------------------------
+
 def right_to_device(model, batch, device):
     return model.to(device), batch.to(device)
+
+
+def right_in_place_model(model, batch, device):
+    model.to(device)  # a module moves in place: its result need not be kept
+    batch = batch.to(device=device, non_blocking=True)
+    return model, batch
+
+
+def right_copy_of_model(model, batch, device):
+    return copy.deepcopy(model).to(device), batch.to(device)
 
 
 def batch_result_dropped(model, batch, device):
@@ -30,21 +51,69 @@ def fixed_device(model, batch, device):
     return model.to("cpu"), batch.to("cpu")
 
 
-@pytest.mark.parametrize("answer, words", [
-    (batch_result_dropped, "tensor.to(device) returns a NEW tensor"),
-    (model_not_moved, "the model's parameters are on cpu, not on the device you were given"),
-    (fixed_device, "not a fixed device or DEVICE"),
-    (lambda m, b, d: m.to(d), "return the pair (model, batch)"),
-    (lambda m, b, d: (b.to(d), m.to(d)), "a module first, then a tensor"),
-    (lambda m, b, d: (m.to(d), b.to(d).half()), "changed shape or type"),
-], ids=["batch_result_dropped", "model_not_moved", "fixed_device", "model_only", "swapped", "dtype_changed"])
-def test_to_device_mistakes_get_their_message(answer, words):
-    result = helpers.check.to_device.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+def empty_like(model, batch, device):
+    return model.to(device), torch.empty_like(batch, device=device)
 
+
+def zeros_like(model, batch, device):
+    return model.to(device), torch.zeros_like(batch, device=device)
+
+
+def parameters_only(model, batch, device):  # each parameter replaced by a moved copy; the buffers stay behind
+    for module in model.modules():
+        for name, p in list(module.named_parameters(recurse=False)):
+            setattr(module, name, torch.nn.Parameter(p.detach().to(device)))
+    return model, batch.to(device)
+
+
+def uses_cuda(model, batch, device):
+    return model.cuda(), batch.cuda()
+
+
+def new_model(model, batch, device):
+    return type(model)(*[copy.deepcopy(m).to(device).apply(_reset) for m in model]), batch.to(device)
+
+
+def _reset(m):
+    if hasattr(m, "reset_parameters"):
+        m.reset_parameters()
+
+
+TO_DEVICE_WRONG = {
+    "batch_result_dropped": (batch_result_dropped, "tensor.to(device) returns a NEW tensor"),
+    "model_not_moved": (model_not_moved, "the model was never moved"),
+    "fixed_device": (fixed_device, "you moved it to a fixed device"),
+    "model_only": (lambda m, b, d: m.to(d), "return the pair (model, batch)"),
+    "swapped": (lambda m, b, d: (b.to(d), m.to(d)), "a module first, then a tensor"),
+    "dtype_changed": (lambda m, b, d: (m.to(d), b.to(d).half()), "changed shape or type"),
+    "empty_like": (empty_like, "the batch's values changed"),
+    "zeros_like": (zeros_like, "the batch's values changed"),
+    "parameters_only": (parameters_only, "buffers"),
+    "new_model": (new_model, "return the model itself, moved, not a new one"),
+    "model_half": (lambda m, b, d: (m.half().to(d), b.to(d)), "cannot run the batch you returned"),
+}
+if not torch.cuda.is_available():
+    TO_DEVICE_WRONG["uses_cuda"] = (uses_cuda, ".cuda() sends everything to the GPU")
+
+
+@pytest.mark.parametrize("name", TO_DEVICE_WRONG)
+def test_to_device_mistakes_get_their_message(name):
+    wrong(helpers.check.to_device, *TO_DEVICE_WRONG[name])
+
+
+# --- run_on_model_device(model, x) ------------------------------------------------------------------
 
 def right_run(model, x):
     return model(x.to(next(model.parameters()).device))
+
+
+def right_with_helper(model, x):
+    return model(x.to(helpers.model_device(model)))
+
+
+def right_last_parameter(model, x):
+    device = list(model.parameters())[-1].device
+    return model(x.to(device))
 
 
 def input_not_moved(model, x):
@@ -60,20 +129,55 @@ def returns_input(model, x):
     return x.to(next(model.parameters()).device)
 
 
-@pytest.mark.parametrize("answer, words", [
-    (input_not_moved, "move x to the MODEL's device"),
-    (lambda m, x: m(x.to("cpu")), "move x to the MODEL's device"),
-    (model_moved_instead, "you moved the model to the input's device"),
-    (returns_input, "expected model(x): shape (3, 2)"),
-], ids=["input_not_moved", "fixed_device", "model_moved_instead", "returns_input"])
-def test_run_on_model_device_mistakes_get_their_message(answer, words):
-    result = helpers.check.run_on_model_device.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+def output_moved_back(model, x):
+    return model(x.to(helpers.model_device(model))).to(x.device)
 
 
-@pytest.mark.parametrize("check, right", [(helpers.check.to_device, right_to_device),
-                                          (helpers.check.run_on_model_device, right_run)])
-def test_right_answers_pass_and_stubs_are_not_done(check, right):
-    assert check.outcome(right).status == PASSED
+def model_weight(model, x):
+    return model(x.to(model.weight.device))
+
+
+def model_device_attribute(model, x):
+    return model(x.to(model.device))
+
+
+def empty_output(model, x):
+    out_features = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1].out_features
+    return torch.empty(x.shape[0], out_features, device=helpers.model_device(model))
+
+
+RUN_WRONG = {
+    "input_not_moved": (input_not_moved, "move x to the MODEL's device"),
+    "fixed_device": (lambda m, x: m(x.to("cpu")), "move x to the MODEL's device"),
+    "model_moved_instead": (model_moved_instead, "you moved the model to the input's device"),
+    "returns_input": (returns_input, "expected model(x): shape (3, 2)"),
+    "output_moved_back": (output_moved_back, "copied a tensor off the model's device"),
+    "model_weight": (model_weight, "has no .weight"),
+    "model_device_attribute": (model_device_attribute, "a model has no .device attribute"),
+    "empty_output": (empty_output, "your output is not model(x)"),
+}
+
+
+@pytest.mark.parametrize("name", RUN_WRONG)
+def test_run_on_model_device_mistakes_get_their_message(name):
+    wrong(helpers.check.run_on_model_device, *RUN_WRONG[name])
+
+
+RIGHT = [(helpers.check.to_device, f) for f in (right_to_device, right_in_place_model, right_copy_of_model)] + \
+        [(helpers.check.run_on_model_device, f) for f in (right_run, right_with_helper, right_last_parameter)]
+
+
+@pytest.mark.parametrize("check, right", RIGHT, ids=[f"{c.name}-{f.__name__}" for c, f in RIGHT])
+def test_right_answers_pass(check, right):
+    assert check.outcome(right).status == PASSED, check.outcome(right).line
+
+
+@pytest.mark.parametrize("check", [helpers.check.to_device, helpers.check.run_on_model_device], ids=lambda c: c.name)
+def test_stubs_are_not_done(check):
     assert check.outcome(stub).status == NOT_DONE
 
+
+def test_module_methods_are_restored_after_a_check():
+    before = torch.nn.Module.to, torch.nn.Module.cpu, torch.nn.Module.cuda
+    helpers.check.run_on_model_device.outcome(model_moved_instead)
+    assert (torch.nn.Module.to, torch.nn.Module.cpu, torch.nn.Module.cuda) == before

@@ -1,20 +1,27 @@
 """Mutation tests of notebook 01's exercise checks: typical wrong answers get their own message.
 
-Each wrong answer below is a mistake learners make when they write softmax by hand; the check must
-name it. The right answers pass; the nbgrader stub is "not done".
+Each wrong answer below is a mistake learners make when they write softmax by hand (or a shortcut
+that calls the library); the check must name it. Each right answer (several styles) passes; the
+nbgrader stub is "not done".
 """
 import math
 
 import pytest
+import scipy.special  # noqa: F401  (an answer below reaches for it)
 import torch
+import torch.nn.functional as F
 
 import helpers
-import helpers.check  # noqa: F401  (helpers.check.<name>)
 from helpers.exercises import NOT_DONE, PASSED, WRONG
 
 
 def stub(*args, **kwargs):
     raise NotImplementedError()
+
+
+def wrong(check, answer, words):
+    result = check.outcome(answer)
+    assert result.status == WRONG and words in result.message, result.line
 
 
 # --- overflow_threshold ---------------------------------------------------------------------------
@@ -23,18 +30,33 @@ def right_threshold(dtype):
     return math.log(torch.finfo(dtype).max)
 
 
-@pytest.mark.parametrize("answer, words", [
-    (lambda dtype: torch.finfo(dtype).max, "the largest float32 itself"),
-    (lambda dtype: math.log10(torch.finfo(dtype).max), "natural log, math.log(...), not math.log10"),
-    (lambda dtype: math.log2(torch.finfo(dtype).max), "log2 of the largest float32"),
-    (lambda dtype: 88.72, "same number for every dtype"),
-    (lambda dtype: math.log(torch.finfo(torch.float16).max) if dtype == torch.float16 else 88.0,
-     "for float32 you returned 88"),
-    (lambda dtype: str(dtype), "return a number"),
-], ids=["largest_value", "log10", "log2", "float32_for_all", "off_by_a_bit", "string"])
-def test_overflow_threshold_mistakes_get_their_message(answer, words):
-    result = helpers.check.overflow_threshold.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+THRESHOLD_RIGHT = {
+    "math_log": right_threshold,
+    "log2_times_ln2": lambda dtype: math.log2(torch.finfo(dtype).max) * math.log(2),
+    "torch_log_float64": lambda dtype: torch.log(torch.tensor(torch.finfo(dtype).max, dtype=torch.float64)).item(),
+    "rounded_to_2_decimals": lambda dtype: round(math.log(torch.finfo(dtype).max), 2),
+}
+
+THRESHOLD_WRONG = {
+    "largest_value": (lambda dtype: torch.finfo(dtype).max, "the largest float32 itself"),
+    "log10": (lambda dtype: math.log10(torch.finfo(dtype).max), "not math.log10"),
+    "log2": (lambda dtype: math.log2(torch.finfo(dtype).max), "log2 of the largest float32"),
+    "float32_for_all": (lambda dtype: 88.72, "same number for every dtype"),
+    "off_by_a_bit": (lambda dtype: math.log(torch.finfo(torch.float16).max) if dtype == torch.float16 else 88.0,
+                     "for float32 you returned 88"),
+    "whole_number": (lambda dtype: math.floor(math.log(torch.finfo(dtype).max)), "rounded to a whole number"),
+    "underflow_end": (lambda dtype: math.log(torch.finfo(dtype).tiny), "SMALLEST normal"),
+    "bfloat16_as_float16": (lambda dtype: math.log(65504.0) if dtype in (torch.float16, torch.bfloat16)
+                            else math.log(torch.finfo(dtype).max), "float32's 8 exponent bits"),
+    "string": (lambda dtype: str(dtype), "return a number"),
+    "float32_tensor_for_float64": (lambda dtype: torch.log(torch.tensor(torch.finfo(dtype).max)),
+                                   "for float64 you returned inf"),
+}
+
+
+@pytest.mark.parametrize("name", THRESHOLD_WRONG)
+def test_overflow_threshold_mistakes_get_their_message(name):
+    wrong(helpers.check.overflow_threshold, *THRESHOLD_WRONG[name])
 
 
 # --- my_stable_softmax ----------------------------------------------------------------------------
@@ -44,9 +66,44 @@ def right_softmax(logits, dim=-1):
     return exps / exps.sum(dim=dim, keepdim=True)
 
 
+def right_max_values(logits, dim=-1):
+    m = logits.max(dim=dim, keepdim=True).values
+    e = (logits - m).exp()
+    return e / torch.sum(e, dim, keepdim=True)
+
+
+def right_shifted_logsumexp(logits, dim=-1):
+    s = logits - logits.amax(dim=dim, keepdim=True)
+    return torch.exp(s - torch.logsumexp(s, dim=dim, keepdim=True))
+
+
+def right_in_float64_back(logits, dim=-1):
+    return right_softmax(logits.double(), dim).to(logits.dtype)
+
+
+def right_zeros_for_masked_rows(logits, dim=-1):
+    return torch.nan_to_num(right_softmax(logits, dim), nan=0.0)
+
+
+SOFTMAX_RIGHT = {"amax": right_softmax, "max_values": right_max_values, "shifted_logsumexp": right_shifted_logsumexp,
+                 "float64_inside": right_in_float64_back, "zeros_for_masked": right_zeros_for_masked_rows}
+
+
 def naive(logits, dim=-1):
     exps = torch.exp(logits)
     return exps / exps.sum(dim=dim, keepdim=True)
+
+
+def shift_when_needed(logits, dim=-1):  # the max trick only when a logit would overflow
+    if logits.max() > math.log(torch.finfo(logits.dtype).max):
+        logits = logits - logits.amax(dim=dim, keepdim=True)
+    return naive(logits, dim)
+
+
+def shift_when_big(logits, dim=-1):  # ... or when a logit is "big"
+    if logits.abs().max() > 80:
+        logits = logits - logits.amax(dim=dim, keepdim=True)
+    return naive(logits, dim)
 
 
 def mean_shift(logits, dim=-1):
@@ -74,16 +131,33 @@ def no_keepdim(logits, dim=-1):
     return exps / exps.sum(dim=dim, keepdim=True)
 
 
+def sum_no_keepdim_square(logits, dim=-1):  # breaks loudly on (2, 3), silently on a square batch
+    exps = torch.exp(logits - logits.amax(dim=dim, keepdim=True))
+    total = exps.sum(dim=dim)
+    return exps / (total if logits.ndim == 2 and logits.shape[0] == logits.shape[1] else total.unsqueeze(dim))
+
+
+def max_namedtuple(logits, dim=-1):
+    exps = torch.exp(logits - logits.max(dim=dim, keepdim=True))
+    return exps / exps.sum(dim=dim, keepdim=True)
+
+
 def to_float32(logits, dim=-1):
     return right_softmax(logits.float(), dim)
 
 
-def calls_torch(logits, dim=-1):
-    return torch.softmax(logits, dim=dim)
+def float32_inside(logits, dim=-1):
+    return right_softmax(logits.float(), dim).to(logits.dtype)
 
 
-def calls_tensor_method(logits, dim=-1):
-    return logits.softmax(dim)
+def in_place(logits, dim=-1):
+    logits -= logits.amax(dim=dim, keepdim=True)
+    exps = logits.exp()
+    return exps / exps.sum(dim=dim, keepdim=True)
+
+
+def exp_minus_logsumexp(logits, dim=-1):
+    return torch.exp(logits - torch.logsumexp(logits, dim=dim, keepdim=True))
 
 
 def mask_ignored_max(logits, dim=-1):  # the masked entries replaced by 0 before the max: a 0 can beat the row
@@ -92,28 +166,45 @@ def mask_ignored_max(logits, dim=-1):  # the masked entries replaced by 0 before
     return exps / exps.sum(dim=dim, keepdim=True)
 
 
-@pytest.mark.parametrize("answer, words", [
-    (naive, "exp(1000) overflows float32"),
-    (mean_shift, "subtracting the mean or the minimum"),
-    (global_max, "maximum of the whole tensor"),
-    (sum_of_everything, "not by the sum of the whole tensor"),
-    (ignores_dim, "use the `dim` argument"),
-    (no_keepdim, "keepdim=True"),
-    (to_float32, "keep the input's dtype"),
-    (calls_torch, "calls torch.softmax"),
-    (calls_tensor_method, "calls Tensor.softmax"),
-    (mask_ignored_max, "a -inf logit must give probability 0"),
-], ids=["naive", "mean_shift", "global_max", "sum_of_everything", "ignores_dim", "no_keepdim", "to_float32",
-        "calls_torch", "calls_tensor_method", "mask_ignored"])
-def test_my_stable_softmax_mistakes_get_their_message(answer, words):
-    result = helpers.check.my_stable_softmax.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+SOFTMAX_WRONG = {
+    "naive": (naive, "exp(1000) overflows float32"),
+    "shift_when_needed": (shift_when_needed, "each exp(88.5) fits in float32 but their sum overflows"),
+    "shift_when_big": (shift_when_big, "subtracts the maximum only sometimes"),
+    "mean_shift": (mean_shift, "subtracting the mean or the minimum"),
+    "global_max": (global_max, "maximum of the whole tensor"),
+    "sum_of_everything": (sum_of_everything, "not by the sum of the whole tensor"),
+    "ignores_dim": (ignores_dim, "use the `dim` argument"),
+    "no_keepdim": (no_keepdim, "keepdim=True"),
+    "sum_no_keepdim_square": (sum_no_keepdim_square, "on a square batch (3×3)"),
+    "max_namedtuple": (max_namedtuple, "returns a pair (values, indices)"),
+    "to_float32": (to_float32, "keep the input's dtype"),
+    "float32_inside": (float32_inside, "about float32's precision"),
+    "in_place": (in_place, "changed the logits it was given"),
+    "exp_minus_logsumexp": (exp_minus_logsumexp, "x - logsumexp(x) subtracts logsumexp(x) = 1001.3133"),
+    "calls_torch": (lambda logits, dim=-1: torch.softmax(logits, dim=dim), "runs a softmax"),
+    "calls_tensor_method": (lambda logits, dim=-1: logits.softmax(dim), "runs a softmax"),
+    "calls_module": (lambda logits, dim=-1: torch.nn.Softmax(dim=dim)(logits), "runs a softmax"),
+    "calls_functional": (lambda logits, dim=-1: F.softmax(logits, dim), "runs a softmax"),
+    "exp_of_log_softmax": (lambda logits, dim=-1: torch.log_softmax(logits, dim).exp(), "runs a log-softmax"),
+    "mask_ignored": (mask_ignored_max, "a -inf logit must give probability 0"),
+}
 
 
-def test_forbidden_functions_are_restored_after_a_check():
-    original = torch.softmax, torch.Tensor.softmax
-    helpers.check.my_stable_softmax.outcome(calls_torch)
-    assert (torch.softmax, torch.Tensor.softmax) == original
+@pytest.mark.parametrize("name", SOFTMAX_WRONG)
+def test_my_stable_softmax_mistakes_get_their_message(name):
+    wrong(helpers.check.my_stable_softmax, *SOFTMAX_WRONG[name])
+
+
+def test_softmax_feedback_shows_the_difference():
+    """exp(x - logsumexp(x)) used to get 'should be [0.2689, 0.7311]; yours is [0.2689, 0.7311]'."""
+    message = helpers.check.my_stable_softmax.outcome(exp_minus_logsumexp).message
+    assert "off by" in message and "the bar is 1e-06" in message, message
+
+
+def test_the_in_place_answer_is_refused_and_the_callers_tensor_is_checked():
+    x = torch.tensor([1.0, 2.0])
+    in_place(x.clone())
+    assert helpers.check.my_stable_softmax.outcome(in_place).status == WRONG
 
 
 # --- my_log_softmax -------------------------------------------------------------------------------
@@ -123,7 +214,21 @@ def right_log_softmax(logits, dim=-1):
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
 
-def right_with_logsumexp(logits, dim=-1):  # right on paper, but loses float32 digits for logits near 1000
+def right_log_softmax_logsumexp(logits, dim=-1):
+    shifted = logits - logits.amax(dim=dim, keepdim=True)
+    return shifted - torch.logsumexp(shifted, dim=dim, keepdim=True)
+
+
+def right_log_softmax_split(logits, dim=-1):
+    m = logits.max(dim, keepdim=True).values
+    return (logits - m) - (logits - m).exp().sum(dim, keepdim=True).log()
+
+
+LOG_RIGHT = {"explicit": right_log_softmax, "logsumexp_on_shifted": right_log_softmax_logsumexp,
+             "max_values": right_log_softmax_split}
+
+
+def x_minus_logsumexp(logits, dim=-1):  # right on paper, but loses float32 digits for logits near 1000
     return logits - torch.logsumexp(logits, dim=dim, keepdim=True)
 
 
@@ -145,26 +250,55 @@ def log_global_max(logits, dim=-1):
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
 
-@pytest.mark.parametrize("answer, words", [
-    (log_of_softmax, "log(0) = -inf"),
-    (naive_lse, "exp(1000) overflows float32"),
-    (shift_forgotten_outside, "off by the row's maximum"),
-    (right_with_logsumexp, "x - logsumexp(x) subtracts two numbers near 1000"),
-    (log_global_max, "maximum of the whole tensor"),
-    (lambda logits, dim=-1: torch.log_softmax(logits, dim=dim), "calls torch.log_softmax"),
-    (lambda logits, dim=-1: right_log_softmax(logits.double(), dim), "keep the input's dtype"),
-], ids=["log_of_softmax", "naive_lse", "shift_forgotten_outside", "x_minus_logsumexp", "global_max", "calls_torch",
-        "to_float64"])
-def test_my_log_softmax_mistakes_get_their_message(answer, words):
-    result = helpers.check.my_log_softmax.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+def log_sum_of_everything(logits, dim=-1):
+    shifted = logits - logits.amax(dim=dim, keepdim=True)
+    return shifted - torch.log(torch.exp(shifted).sum())
 
 
-@pytest.mark.parametrize("check, right", [
-    (helpers.check.overflow_threshold, right_threshold),
-    (helpers.check.my_stable_softmax, right_softmax),
-    (helpers.check.my_log_softmax, right_log_softmax),
-], ids=["overflow_threshold", "my_stable_softmax", "my_log_softmax"])
-def test_right_answers_pass_and_stubs_are_not_done(check, right):
+def log_shift_when_needed(logits, dim=-1):
+    if logits.max() > 88:
+        return right_log_softmax(logits, dim)
+    return naive_lse(logits, dim)
+
+
+def log_lse_no_keepdim(logits, dim=-1):
+    shifted = logits - logits.amax(dim=dim, keepdim=True)
+    return shifted - torch.logsumexp(shifted, dim=dim)
+
+
+LOG_WRONG = {
+    "log_of_softmax": (log_of_softmax, "log(0) = -inf"),
+    "naive_lse": (naive_lse, "exp(1000) overflows float32"),
+    "shift_forgotten_outside": (shift_forgotten_outside, "off by the row's maximum"),
+    "x_minus_logsumexp": (x_minus_logsumexp, "x - logsumexp(x) subtracts logsumexp(x)"),
+    "global_max": (log_global_max, "maximum of the whole tensor"),
+    "sum_of_everything": (log_sum_of_everything, "adds up the exps of the whole tensor"),
+    "shift_when_needed": (log_shift_when_needed, "subtract it always"),
+    "lse_no_keepdim": (log_lse_no_keepdim, "keepdim=True"),
+    "calls_torch": (lambda logits, dim=-1: torch.log_softmax(logits, dim=dim), "runs a log-softmax"),
+    "calls_cross_entropy_route": (lambda logits, dim=-1: F.log_softmax(logits, dim), "runs a log-softmax"),
+    "to_float64": (lambda logits, dim=-1: right_log_softmax(logits.double(), dim), "keep the input's dtype"),
+}
+
+
+@pytest.mark.parametrize("name", LOG_WRONG)
+def test_my_log_softmax_mistakes_get_their_message(name):
+    wrong(helpers.check.my_log_softmax, *LOG_WRONG[name])
+
+
+# --- right answers pass, stubs are not done --------------------------------------------------------
+
+RIGHT = ([(helpers.check.overflow_threshold, f"overflow_threshold-{k}", f) for k, f in THRESHOLD_RIGHT.items()]
+         + [(helpers.check.my_stable_softmax, f"my_stable_softmax-{k}", f) for k, f in SOFTMAX_RIGHT.items()]
+         + [(helpers.check.my_log_softmax, f"my_log_softmax-{k}", f) for k, f in LOG_RIGHT.items()])
+
+
+@pytest.mark.parametrize("check, label, right", RIGHT, ids=[label for _, label, _ in RIGHT])
+def test_right_answers_pass(check, label, right):
     assert check.outcome(right).status == PASSED, check.outcome(right).line
+
+
+@pytest.mark.parametrize("check", [helpers.check.overflow_threshold, helpers.check.my_stable_softmax,
+                                   helpers.check.my_log_softmax], ids=lambda c: c.name)
+def test_stubs_are_not_done(check):
     assert check.outcome(stub).status == NOT_DONE

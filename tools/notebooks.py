@@ -318,10 +318,45 @@ def _course(root: Path, paths: list[Path]) -> Path:
     return root / "release" / ASSIGNMENT
 
 
+STUDENT_IMPORT_TAG = "student-import"   # a teacher's cell that repeats an exercise's answer ...
+STUDENT_SOURCE_KEY = "student_source"   # ... and the one line that replaces it in the student copy
+
+
+def student_source(nb, name: str = "notebook") -> None:
+    """Replace each cell tagged ``student-import`` by its ``student_source`` line (docs/exercises.md), in place.
+
+    The teacher's cell shows the notebook's own version of an exercise's answer, which later cells use;
+    the student copy imports the same function from ``helpers.reference`` instead, so the answer is not
+    two cells below its exercise and the lesson still runs for a learner who skips the exercise.
+    """
+    for i, cell in enumerate(nb.cells):
+        if STUDENT_IMPORT_TAG not in cell.get("metadata", {}).get("tags", []):
+            continue
+        replacement = cell.metadata.get(STUDENT_SOURCE_KEY)
+        if cell.cell_type != "code" or not isinstance(replacement, str) or not replacement.strip():
+            raise SystemExit(f"{name}: cell {i} is tagged {STUDENT_IMPORT_TAG!r} but has no metadata "
+                             f"{STUDENT_SOURCE_KEY!r} (the code line that replaces it in the student copy); "
+                             "see docs/exercises.md")
+        if is_golden(cell):
+            raise SystemExit(f"{name}: cell {i} is tagged {STUDENT_IMPORT_TAG!r} and golden: its stored output would "
+                             "not match the replacement; move the printing into a cell of its own")
+        cell.source = replacement
+        del cell.metadata[STUDENT_SOURCE_KEY]
+        cell.outputs, cell.execution_count = [], None
+
+
 def cmd_student(paths: list[Path], out: Path = STUDENT) -> int:
-    """Write student copies of ``paths`` (with scripts/) into ``out`` with nbgrader's generate_assignment."""
+    """Write student copies of ``paths`` (with scripts/) into ``out``: student-import cells replaced, then nbgrader."""
     with tempfile.TemporaryDirectory(prefix="nbgrader-course-") as tmp:
-        release = _course(Path(tmp), paths)
+        prepared = Path(tmp) / "prepared"
+        prepared.mkdir()
+        sources = []
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            student_source(nb, path.name)
+            nbformat.write(nb, prepared / path.name)
+            sources.append(prepared / path.name)
+        release = _course(Path(tmp) / "course", sources)
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(release, out)
