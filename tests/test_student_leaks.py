@@ -40,18 +40,13 @@ MIN_EXPRESSION = 5  # ... and in the expression it returns or assigns
 SHARED = {  # solution lines that other cells may share, and why
     "kh, kw = kernel.shape": "02: reading a kernel's size, which every convolution in the notebook does",
 }
-# Notebooks whose exercises are another engineer's (issue 23, notebooks 04-06): known to fail until that
-# branch is merged. strict=True: once they pass, this entry must go.
-KNOWN = {"04_adam": "notebook 04's references show adam_update's update lines before and after its exercises "
-                    "(the other half of issue 23 moves them to helpers/reference/nb04.py)"}
 EXERCISE_HEADING = re.compile(r"^#{2,4} Exercise (\d+)\b", re.M)
 STUDENT_SOURCE = re.compile(r"^from helpers\.reference\.(nb\w+) import ([\w, ]+?)\s+#.*\bExercise (\d+)\b")
 CODE_SPAN = re.compile(r"```(?:python)?\n(.*?)```|`([^`\n]+)`", re.S)
 
 
 def _params(path: Path):
-    return [pytest.param(p, marks=pytest.mark.xfail(reason=KNOWN[p.stem], strict=True)) if p.stem in KNOWN
-            else p for p in NOTEBOOKS]
+    return list(NOTEBOOKS)
 
 
 def _code(cell) -> str:
@@ -198,11 +193,14 @@ def test_every_exercise_comes_before_its_answer(path):
     fixed = _fixed_names(nb)
     problems = []
     found = exercises(nb)
+    earlier: set = set()   # statements an earlier exercise already asked for (04: AdamW repeats Adam's moments)
     for exercise in found:
+        own = exercise["keys"].keys() - earlier
+        earlier |= exercise["keys"].keys()
         for i, cell in enumerate(nb.cells[:exercise["prompt"]]):
             if cell.get("metadata", {}).get("nbgrader", {}).get("solution"):
                 continue  # an earlier exercise's answer: emptied in the student copy
-            for key in exercise["keys"].keys() & shown(cell, fixed):
+            for key in own & shown(cell, fixed):
                 problems.append(f"{exercise['grade_id']}: cell {i} shows `{exercise['keys'][key]}` before the "
                                 f"exercise (cell {exercise['prompt']})")
         assert exercise["prompt"] == exercise["solution"] - 1, \
@@ -242,9 +240,13 @@ def test_every_exercise_comes_before_its_answer(path):
 
 
 def _without_docstring(fn: ast.FunctionDef) -> str:
+    """The function's code without its docstring and type hints (helpers carry hints, notebook cells need not)."""
     body = fn.body[1:] if fn.body and isinstance(fn.body[0], ast.Expr) and isinstance(fn.body[0].value, ast.Constant) \
         else fn.body
-    return ast.dump(ast.Module(body=body, type_ignores=[])) + ast.dump(fn.args) + ast.dump(fn.returns or ast.Pass())
+    args = fn.args
+    names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+    return (ast.dump(ast.Module(body=body, type_ignores=[])) + repr(names)
+            + ast.dump(ast.Tuple(elts=list(args.defaults), ctx=ast.Load())))
 
 
 def test_the_leak_finder_sees_a_reformatted_renamed_answer():
