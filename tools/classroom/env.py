@@ -1,0 +1,147 @@
+"""The students' Python: a venv of its own with the course's `helpers` installed from a wheel.
+
+Why not the project's .venv: its `helpers` is an editable install that points into the teacher's
+repository (notebooks with solutions included), and its interpreter may sit where other users cannot
+run it (pyenv under /root, mode 700). The venv is made by a Python every user can execute (this one
+if it can, else the system's python3.X of the same version: same ABI), holds `helpers` copied from a
+wheel built from the repository (root-owned, read-only to students), and reaches the big packages
+(torch, JupyterLab, nbgrader) through one .pth line naming the project venv's site-packages: one
+torch install for everyone, no second 5 GB copy. A path in a .pth adds that folder only; the .pth
+files inside it (the editable install's finder among them) are not run, so `helpers` comes from
+the wheel alone. tests/test_classroom.py checks that as a student.
+
+The Jupyter config each role sees (all root-owned, read-only to users):
+- env/etc/jupyter: every server extension the project venv enables, with nbgrader's reduced to the
+  Assignments tab (no formgrader, course list or validate handlers); JupyterLab's page_config.json
+  disables nbgrader's formgrader, create-assignment, course-list and validate-assignment plugins.
+- config/teacher (first on the teacher's JUPYTER_CONFIG_PATH): all of nbgrader, and the course folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+from .layout import COURSE_ID, REPO, Classroom, ClassroomError
+
+NBGRADER_SERVER = ("formgrader", "assignment_list", "course_list", "validate_assignment")
+TEACHER_ONLY_LAB = ("formgrader", "create-assignment", "course-list", "validate-assignment")
+
+
+def usable_by_others(path: Path, mode: int = 0o005) -> bool:
+    """True when users other than the owner can reach `path` (o+x on every folder above) and have `mode` on it."""
+    path = Path(path).resolve()
+    if not path.exists() or os.stat(path).st_mode & mode != mode:
+        return False
+    return all(os.stat(p).st_mode & 0o001 for p in path.parents)
+
+
+def base_python() -> Path:
+    """An interpreter of this Python's version that every user can execute: this one, else /usr/bin/python3.X."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (Path(sys.executable).resolve(), Path(f"/usr/bin/python{version}")):
+        if usable_by_others(candidate):
+            return candidate
+    raise ClassroomError(f"no Python {version} that students can execute: {Path(sys.executable).resolve()} is "
+                         f"not executable by other users (its folder is private) and /usr/bin/python{version} is "
+                         f"missing; install it (`apt-get install python{version}`) or build .venv from a "
+                         f"Python outside your home")
+
+
+def shared_site_packages() -> Path:
+    """The project venv's site-packages (torch, JupyterLab, nbgrader...), checked readable by students."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    if not usable_by_others(site):
+        raise ClassroomError(f"students cannot read {site} (a folder above it is private); move the project "
+                             "to a folder other users can traverse, e.g. /srv or /opt")
+    return site
+
+
+def build_env(room: Classroom) -> None:
+    """(Re)create env/: the venv, the helpers wheel, the .pth to the shared packages, the students' Jupyter config."""
+    site = shared_site_packages()
+    subprocess.run([str(base_python()), "-m", "venv", "--without-pip", "--clear", str(room.env)],
+                   check=True, capture_output=True)
+    env_site = Path(subprocess.run([str(room.python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                                    "['purelib'])"], check=True, capture_output=True, text=True).stdout.strip())
+    with tempfile.TemporaryDirectory(prefix="fdl-wheel-") as tmp:
+        pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+        subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", tmp, str(REPO)],
+                       check=True, capture_output=True, cwd=tmp)
+        wheel = next(Path(tmp).glob("*.whl"))
+        subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(env_site), str(wheel)],
+                       check=True, capture_output=True)
+    (env_site / "_fdl_shared_packages.pth").write_text(f"{site}\n", encoding="utf-8")
+    # nbgrader runs `alembic` from PATH when it creates a gradebook: the project venv's script would start
+    # the project's interpreter, which other users may not be able to execute
+    (room.env / "bin" / "alembic").write_text(f"#!{room.python}\nfrom alembic.config import main\nmain()\n")
+    os.chmod(room.env / "bin" / "alembic", 0o755)
+    shared_share = Path(sys.prefix) / "share" / "jupyter"
+    (room.env / "share").mkdir(exist_ok=True)
+    (room.env / "share" / "jupyter").symlink_to(shared_share)
+    _student_config(room, room.env / "etc" / "jupyter")
+    _teacher_config(room, room.teacher_config)
+    for folder, _, files in os.walk(room.env):
+        os.chmod(folder, 0o755)
+        for f in files:
+            p = os.path.join(folder, f)
+            if not os.path.islink(p):
+                os.chmod(p, 0o755 if os.access(p, os.X_OK) else 0o644)
+
+
+def _server_extensions(enabled: dict[str, bool]) -> str:
+    return json.dumps({"ServerApp": {"jpserver_extensions": enabled}}, indent=1)
+
+
+def _student_config(room: Classroom, etc: Path) -> None:
+    confd = etc / "jupyter_server_config.d"
+    confd.mkdir(parents=True, exist_ok=True)
+    for src in (Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.d").glob("*.json"):
+        if src.name != "nbgrader.json":
+            shutil.copy(src, confd / src.name)
+    students = {f"nbgrader.server_extensions.{ext}": ext == "assignment_list" for ext in NBGRADER_SERVER}
+    (confd / "nbgrader.json").write_text(_server_extensions(students), encoding="utf-8")
+    (etc / "labconfig").mkdir(exist_ok=True)
+    disabled = {f"@jupyter/nbgrader:{ext}": True for ext in TEACHER_ONLY_LAB}
+    (etc / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}, indent=1))
+    (etc / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.Exchange.root = {str(room.exchange)!r}\n", encoding="utf-8")
+
+
+def _teacher_config(room: Classroom, etc: Path) -> None:
+    confd = etc / "jupyter_server_config.d"
+    confd.mkdir(parents=True, exist_ok=True)
+    everything = {f"nbgrader.server_extensions.{ext}": True for ext in NBGRADER_SERVER}
+    (confd / "nbgrader.json").write_text(_server_extensions(everything), encoding="utf-8")
+    (etc / "labconfig").mkdir(exist_ok=True)
+    enabled = {f"@jupyter/nbgrader:{ext}": False for ext in TEACHER_ONLY_LAB}
+    (etc / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": enabled}, indent=1))
+    (etc / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
+        f"c.CourseDirectory.root = {str(room.course)!r}\n"
+        f"c.Exchange.root = {str(room.exchange)!r}\n", encoding="utf-8")
+    for folder, _, files in os.walk(etc):
+        os.chmod(folder, 0o755)
+        for f in files:
+            os.chmod(os.path.join(folder, f), 0o644)
+
+
+def user_environment(room: Classroom, user: str) -> dict[str, str]:
+    """The environment a user's server (and every nbgrader command run for them) gets: no PYTHONPATH, ever."""
+    env = {
+        "PATH": f"{room.env / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "COURSE_DATA": os.environ.get("COURSE_DATA") or str(REPO / "data"),
+        "OMP_NUM_THREADS": os.environ.get("CLASSROOM_THREADS", "1"),
+        "MKL_NUM_THREADS": os.environ.get("CLASSROOM_THREADS", "1"),
+    }
+    if user == room.teacher:
+        env["JUPYTER_CONFIG_PATH"] = str(room.teacher_config)
+    return env
