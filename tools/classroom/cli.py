@@ -8,6 +8,7 @@
              release each student's feedback through the exchange, write course/grades/ASSIGNMENT.csv
     status   is the hub running, where, who
     remove   stop, delete the accounts this classroom created and its folder (the gradebook too)
+    image-config  write the students' and the teacher's Jupyter config into a single-user image (Dockerfile)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import course, hub
-from .env import build_env, usable_by_others
+from .env import build_env, student_config, teacher_config, usable_by_others
 from .layout import COURSE_ID, REPO, Classroom, ClassroomError, check_names, from_args
 from .users import ensure_user, remove_user, write_passwords
 
@@ -156,6 +157,15 @@ def cmd_remove(room: Classroom, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_image_config(args: argparse.Namespace) -> int:
+    """The Dockerfile's step: students' config in PREFIX/etc/jupyter, the teacher's in PREFIX/etc/jupyter-teacher."""
+    etc = Path(args.prefix) / "etc"
+    student_config(etc / "jupyter", Path(args.exchange))
+    teacher_config(etc / "jupyter-teacher", Path(args.exchange), Path(args.course))
+    print(f"wrote {etc / 'jupyter'} (students) and {etc / 'jupyter-teacher'} (the teacher's JUPYTER_CONFIG_PATH)")
+    return 0
+
+
 def _roster(path: str | None) -> list[str] | None:
     if not path:
         return None
@@ -166,7 +176,7 @@ def _roster(path: str | None) -> list[str] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/classroom", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("start", "stop", "status", "release", "grade", "remove"))
+    parser.add_argument("command", choices=("start", "stop", "status", "release", "grade", "remove", "image-config"))
     parser.add_argument("assignments", nargs="*", help="notebooks (00 01 ...): released by start/release")
     parser.add_argument("--dir", help="the classroom folder (default CLASSROOM_DIR, else classroom/)")
     parser.add_argument("--teacher", help="the teacher's user name (default: teacher)")
@@ -176,9 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ip", default=os.environ.get("CLASSROOM_IP", "127.0.0.1"), help="the hub's address")
     parser.add_argument("--copies", type=Path, default=course.STUDENT_COPIES,
                         help="the student copies to release (default: build/student/, made by make student)")
+    parser.add_argument("--prefix", help="image-config: the image's environment prefix (e.g. /opt/conda)")
+    parser.add_argument("--exchange", default="/srv/nbgrader/exchange", help="image-config: the shared exchange")
+    parser.add_argument("--course", default="/home/jovyan/course", help="image-config: the teacher's course folder")
     parser.add_argument("--wait", action="store_true", help="start: stay until Ctrl-C, then stop")
     args = parser.parse_args(argv)
     students = args.students.replace(",", " ").split() if args.students else _roster(args.roster)
+    if args.command == "image-config":
+        return cmd_image_config(args)
     try:
         if students:
             check_names(students)

@@ -84,8 +84,8 @@ def build_env(room: Classroom) -> None:
     shared_share = Path(sys.prefix) / "share" / "jupyter"
     (room.env / "share").mkdir(exist_ok=True)
     (room.env / "share" / "jupyter").symlink_to(shared_share)
-    _student_config(room, room.env / "etc" / "jupyter")
-    _teacher_config(room, room.teacher_config)
+    student_config(room.env / "etc" / "jupyter", room.exchange, Path(sys.prefix) / "etc" / "jupyter")
+    teacher_config(room.teacher_config, room.exchange, room.course)
     for folder, _, files in os.walk(room.env):
         os.chmod(folder, 0o755)
         for f in files:
@@ -94,40 +94,35 @@ def build_env(room: Classroom) -> None:
                 os.chmod(p, 0o755 if os.access(p, os.X_OK) else 0o644)
 
 
-def _server_extensions(enabled: dict[str, bool]) -> str:
-    return json.dumps({"ServerApp": {"jpserver_extensions": enabled}}, indent=1)
-
-
-def _student_config(room: Classroom, etc: Path) -> None:
+def student_config(etc: Path, exchange: Path, copy_from: Path | None = None) -> None:
+    """Write the students' Jupyter config into `etc`: server extensions (copied from `copy_from`'s
+    jupyter_server_config.d, nbgrader's reduced to the Assignments tab), page_config.json, nbgrader_config.py."""
     confd = etc / "jupyter_server_config.d"
     confd.mkdir(parents=True, exist_ok=True)
-    for src in (Path(sys.prefix) / "etc" / "jupyter" / "jupyter_server_config.d").glob("*.json"):
+    for src in (copy_from / "jupyter_server_config.d").glob("*.json") if copy_from else []:
         if src.name != "nbgrader.json":
             shutil.copy(src, confd / src.name)
     students = {f"nbgrader.server_extensions.{ext}": ext == "assignment_list" for ext in NBGRADER_SERVER}
-    (confd / "nbgrader.json").write_text(_server_extensions(students), encoding="utf-8")
-    (etc / "labconfig").mkdir(exist_ok=True)
-    disabled = {f"@jupyter/nbgrader:{ext}": True for ext in TEACHER_ONLY_LAB}
-    (etc / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}, indent=1))
-    (etc / "nbgrader_config.py").write_text(
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
-        f"c.Exchange.root = {str(room.exchange)!r}\n", encoding="utf-8")
+    _write_config(etc, students, {f"@jupyter/nbgrader:{ext}": True for ext in TEACHER_ONLY_LAB},
+                  {"course_id": COURSE_ID}, exchange)
 
 
-def _teacher_config(room: Classroom, etc: Path) -> None:
-    confd = etc / "jupyter_server_config.d"
-    confd.mkdir(parents=True, exist_ok=True)
+def teacher_config(etc: Path, exchange: Path, course: Path) -> None:
+    """Write the teacher's extra Jupyter config into `etc` (first on their JUPYTER_CONFIG_PATH): all of nbgrader."""
     everything = {f"nbgrader.server_extensions.{ext}": True for ext in NBGRADER_SERVER}
-    (confd / "nbgrader.json").write_text(_server_extensions(everything), encoding="utf-8")
+    _write_config(etc, everything, {f"@jupyter/nbgrader:{ext}": False for ext in TEACHER_ONLY_LAB},
+                  {"course_id": COURSE_ID, "root": str(course)}, exchange)
+
+
+def _write_config(etc: Path, server: dict, lab: dict, course_dir: dict, exchange: Path) -> None:
+    (etc / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
     (etc / "labconfig").mkdir(exist_ok=True)
-    enabled = {f"@jupyter/nbgrader:{ext}": False for ext in TEACHER_ONLY_LAB}
-    (etc / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": enabled}, indent=1))
-    (etc / "nbgrader_config.py").write_text(
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
-        f"c.CourseDirectory.root = {str(room.course)!r}\n"
-        f"c.Exchange.root = {str(room.exchange)!r}\n", encoding="utf-8")
+    (etc / "jupyter_server_config.d" / "nbgrader.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": server}}, indent=1), encoding="utf-8")
+    (etc / "labconfig" / "page_config.json").write_text(json.dumps({"disabledExtensions": lab}, indent=1))
+    lines = ["c = get_config()  # noqa: F821", *[f"c.CourseDirectory.{k} = {v!r}" for k, v in course_dir.items()],
+             f"c.Exchange.root = {str(exchange)!r}"]
+    (etc / "nbgrader_config.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
     for folder, _, files in os.walk(etc):
         os.chmod(folder, 0o755)
         for f in files:
