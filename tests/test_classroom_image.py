@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,11 @@ def test_environment_and_data_packages_are_the_projects():
     apt = re.search(r"apt-get install -y --no-install-recommends ((?:[a-z0-9.+-]+ )+)&&", runs).group(1).split()
     assert apt == packages, f"the Dockerfile installs {apt}, tools/system_packages.sh {packages}"
     pins = (ROOT / "environment.yml").read_text()
-    import jupyterhub
-
-    assert f"jupyterhub=={jupyterhub.__version__}" in pins, "the image's jupyterhub must be the hub's version"
+    try:
+        hub_version = metadata.version("jupyterhub")
+    except metadata.PackageNotFoundError:
+        pytest.skip("jupyterhub is not installed here (the offline GPU host): nothing to compare the image's pin with")
+    assert f"jupyterhub=={hub_version}" in pins, "the image's jupyterhub must be the hub's version"
 
 
 def test_every_copied_path_exists_and_passes_dockerignore():

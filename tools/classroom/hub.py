@@ -62,6 +62,11 @@ def pre_spawn_hook(spawner):
 
 
 c.Spawner.pre_spawn_hook = pre_spawn_hook
+
+# Your own settings (the school's login, HTTPS...) go in this file, read last; it survives restarts.
+import os
+if os.path.exists({extra!r}):
+    load_subconfig({extra!r})  # noqa: F821
 '''
 
 
@@ -79,7 +84,8 @@ def write_config(room: Classroom, state: dict) -> Path:
         api_port=state["api_port"], proxy=str(PROXY), proxy_pid=str(hub / "proxy.pid"),
         db=hub / "jupyterhub.sqlite", cookie=str(hub / "jupyterhub_cookie_secret"), hub_pid=str(hub / "hub.pid"),
         roster=str(hub / "users.json"), users=sorted(room.users), teacher=room.teacher, python=str(room.python),
-        environments={u: user_environment(room, u) for u in room.users})
+        environments={u: user_environment(room, u) for u in room.users},
+        extra=str(room.hub / "jupyterhub_config_extra.py"))
     path = hub / "jupyterhub_config.py"
     path.write_text(text, encoding="utf-8")
     os.chmod(path, 0o600)
