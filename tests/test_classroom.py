@@ -17,6 +17,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import shutil
 import stat
 import subprocess
@@ -202,6 +203,7 @@ def test_students_fetch_and_submit_through_their_servers(room):
     with ThreadPoolExecutor(4) as pool:
         seconds = dict(zip([TEACHER, *STUDENTS], pool.map(hub.start_server, [TEACHER, *STUDENTS])))
     room["timings"]["server_start"] = seconds
+    room["timings"]["rss_mb"] = resident_mb(room["path"])
     copy = room["copies"] / f"{NB}.ipynb"
     for user, nb in ((ANA, answered(copy)), (BEN, None), (CY, answered(copy, wrong=True))):
         listed = hub.assignments(user)
@@ -240,6 +242,44 @@ def test_students_kernels_import_the_installed_helpers_never_the_teachers_tree(r
     assert done.stdout.strip().startswith(str(site)), f"helpers came from {done.stdout.strip()}, not the wheel"
     assert mode(Path(done.stdout.strip())) == "root 644"
     assert as_user(ANA, "touch", done.stdout.strip()).returncode != 0, "a student can change the installed helpers"
+
+
+def resident_mb(path: Path) -> dict[str, float]:
+    """Resident memory (MB) of the hub, its proxy and each user's server."""
+    found = {}
+    for name in ("hub", "proxy"):
+        pid = (path / "hub" / f"{name}.pid").read_text().strip()
+        found[name] = _rss(Path("/proc") / pid)
+    for user in [TEACHER, *STUDENTS]:
+        uid = pwd.getpwnam(user).pw_uid
+        found[user] = sum(_rss(p) for p in Path("/proc").glob("[0-9]*") if (p / "status").exists() and _uid(p) == uid)
+    return found
+
+
+def detached_cpu_s(path: Path) -> float:
+    """CPU seconds of the processes that run apart from this test's children: the hub (with the servers it
+    has reaped), its proxy and every process of the class's accounts. Read just before each stop."""
+    pids = {(path / "hub" / f"{n}.pid").read_text().strip() for n in ("hub", "proxy")}
+    uids = {pwd.getpwnam(u).pw_uid for u in [TEACHER, *STUDENTS]}
+    pids |= {p.name for p in Path("/proc").glob("[0-9]*") if (p / "status").exists() and _uid(p) in uids}
+    total = 0
+    for pid in pids:
+        try:
+            fields = (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _rss(proc: Path) -> float:
+    try:
+        for line in (proc / "status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
 
 
 def _uid(proc: Path) -> int:
@@ -304,6 +344,7 @@ def test_restart_keeps_the_gradebook_and_the_submissions(room):
     kept = [path / "course" / "gradebook.db", path / "course" / "submitted" / ANA / NB / f"{NB}.ipynb",
             path / "course" / "grades" / f"{NB}.csv", room["feedback"][ANA]]
     before = {p: p.read_bytes() for p in kept}
+    room["timings"]["detached_cpu"] = detached_cpu_s(path)
     cli(path, "stop")
     users = {pwd.getpwnam(u).pw_uid for u in [TEACHER, *STUDENTS]}
     assert not [p for p in Path("/proc").glob("[0-9]*") if (p / "status").exists() and _uid(p) in users]
@@ -329,6 +370,7 @@ def _closed(url: str) -> bool:
 def test_remove_leaves_no_account_folder_or_process(room):
     path = room["path"]
     uids = {pwd.getpwnam(u).pw_uid for u in [TEACHER, *STUDENTS]}
+    room["timings"]["detached_cpu"] += detached_cpu_s(path)
     cli(path, "remove")
     for user in [TEACHER, *STUDENTS]:
         with pytest.raises(KeyError):
@@ -337,6 +379,11 @@ def test_remove_leaves_no_account_folder_or_process(room):
     assert not [p for p in Path("/proc").glob("[0-9]*") if (p / "status").exists() and _uid(p) in uids]
     assert stat.S_IMODE(os.stat(ROOT / "notebooks").st_mode) & 0o005 == 0o005, "notebooks/ mode not restored"
     timings = room["timings"]
-    print(f"classroom test: {time.monotonic() - timings['began']:.1f} s wall; servers "
+    mine = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(r.ru_utime + r.ru_stime for r in mine) + timings["detached_cpu"]
+    print(f"classroom test: {time.monotonic() - timings['began']:.1f} s wall, {cpu:.0f} CPU s (this pytest "
+          f"included; hub, proxy and servers {timings['detached_cpu']:.0f}); servers "
           f"{', '.join(f'{s:.1f}' for s in timings['server_start'].values())} s; grading {timings['grade']:.1f} s "
-          f"for 3 submissions; restart {timings['restart']:.1f} s")
+          f"for 3 submissions; restart {timings['restart']:.1f} s; resident MB "
+          f"{', '.join(f'{k}: {v:.0f}' for k, v in timings['rss_mb'].items())}; first start: "
+          f"{room['start_output'].splitlines()[0]}")

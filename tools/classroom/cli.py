@@ -61,7 +61,8 @@ def setup(room: Classroom, args: argparse.Namespace) -> dict:
     room.save_state(state)  # the accounts are recorded before anything else can fail
     write_passwords(room, room.users)
     build_env(room)
-    course.setup_course(room)
+    course.setup_course(room, [s for s in room.students if s not in state.get("in_gradebook", [])])
+    state["in_gradebook"] = sorted(set(state.get("in_gradebook", [])) | set(room.students))
     _protect_teacher_tree(state)
     state.setdefault("ip", args.ip)
     for key in ("port", "hub_port", "api_port"):

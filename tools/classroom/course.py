@@ -75,7 +75,7 @@ def teacher_nbgrader(room: Classroom, *args: str) -> str:
     return done.stdout + done.stderr
 
 
-def setup_course(room: Classroom) -> None:
+def setup_course(room: Classroom, new_students: list[str]) -> None:
     """The course folder (teacher, 700), the exchange (1777 root, 755/2733/711 inside) and the gradebook's students."""
     for sub in ("", "source", "release", "submitted", "autograded", "feedback", "grades"):
         (room.course / sub).mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,8 @@ def setup_course(room: Classroom) -> None:
         path.mkdir(exist_ok=True)
         shutil.chown(path, room.teacher, room.teacher)
         os.chmod(path, mode)
-    gradebook_add(room, room.students, [])
+    if new_students:
+        gradebook_add(room, new_students, [])
 
 
 def gradebook_add(room: Classroom, students: list[str], assignments: list[str]) -> None:

@@ -18,6 +18,7 @@ The Jupyter config each role sees (all root-owned, read-only to users):
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -62,8 +63,20 @@ def shared_site_packages() -> Path:
     return site
 
 
-def build_env(room: Classroom) -> None:
-    """(Re)create env/: the venv, the helpers wheel, the .pth to the shared packages, the students' Jupyter config."""
+def env_stamp(room: Classroom) -> str:
+    """A hash of what env/ is made from: helpers, pyproject.toml, this module, the interpreters, the classroom."""
+    digest = hashlib.sha256(f"{sys.prefix}|{base_python()}|{room.root}|{room.teacher}".encode())
+    for path in sorted([*(REPO / "helpers").rglob("*.py"), REPO / "pyproject.toml", Path(__file__)]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_env(room: Classroom) -> bool:
+    """(Re)create env/ (the venv, the helpers wheel, the .pth to the shared packages, the students' Jupyter
+    config) unless it was made from the same sources; return True when it was rebuilt."""
+    stamp = room.env / ".fdl-stamp"
+    if stamp.exists() and stamp.read_text() == env_stamp(room):
+        return False
     site = shared_site_packages()
     subprocess.run([str(base_python()), "-m", "venv", "--without-pip", "--clear", str(room.env)],
                    check=True, capture_output=True)
@@ -92,6 +105,9 @@ def build_env(room: Classroom) -> None:
             p = os.path.join(folder, f)
             if not os.path.islink(p):
                 os.chmod(p, 0o755 if os.access(p, os.X_OK) else 0o644)
+    stamp.write_text(env_stamp(room))
+    os.chmod(stamp, 0o644)
+    return True
 
 
 def student_config(etc: Path, exchange: Path, copy_from: Path | None = None) -> None:

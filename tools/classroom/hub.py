@@ -53,6 +53,8 @@ c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 120
+c.LocalProcessSpawner.interrupt_timeout = 5  # a server that ignores SIGINT for 5 s gets SIGTERM
+c.LocalProcessSpawner.term_timeout = 5
 c.Spawner.env_keep = []  # nothing from root's environment (no PYTHONPATH into the teacher's tree)
 ENVIRONMENTS = {environments!r}
 
