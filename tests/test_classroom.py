@@ -64,7 +64,7 @@ def why_not() -> str | None:
             return f"{module} is not installed"
     try:
         classroom_env.base_python()
-        classroom_env.shared_site_packages()
+        classroom_env.shared_site_packages(Path(tempfile.gettempdir()))
     except ClassroomError as error:
         return str(error)
     return None

@@ -8,7 +8,9 @@ wheel built from the repository (root-owned, read-only to students), and reaches
 (torch, JupyterLab, nbgrader) through one .pth line naming the project venv's site-packages: one
 torch install for everyone, no second 5 GB copy. A path in a .pth adds that folder only; the .pth
 files inside it (the editable install's finder among them) are not run, so `helpers` comes from
-the wheel alone. tests/test_classroom.py checks that as a student.
+the wheel alone. tests/test_classroom.py checks that as a student. Where students cannot reach the
+project venv (a private folder above it), env/ gets hard links to its packages instead (same files,
+no copy; the editable install left out), which needs the classroom on the same filesystem.
 
 The Jupyter config each role sees (all root-owned, read-only to users):
 - env/etc/jupyter: every server extension the project venv enables, with nbgrader's reduced to the
@@ -54,13 +56,31 @@ def base_python() -> Path:
                          f"Python outside your home")
 
 
-def shared_site_packages() -> Path:
-    """The project venv's site-packages (torch, JupyterLab, nbgrader...), checked readable by students."""
+def shared_site_packages(room_root: Path | None = None) -> tuple[Path, bool]:
+    """(the project venv's site-packages, True when students can read it where it is). False: it is private
+    (e.g. under /root) but on the classroom's filesystem, so env/ gets hard links to its files instead."""
     site = Path(sysconfig.get_paths()["purelib"])
-    if not usable_by_others(site):
-        raise ClassroomError(f"students cannot read {site} (a folder above it is private); move the project "
-                             "to a folder other users can traverse, e.g. /srv or /opt")
-    return site
+    if usable_by_others(site):
+        return site, True
+    anchor = Path(room_root) if room_root else None
+    while anchor is not None and not anchor.exists():
+        anchor = anchor.parent
+    if anchor is not None and os.stat(anchor).st_dev == os.stat(site).st_dev:
+        return site, False
+    raise ClassroomError(f"students cannot read {site} (a folder above it is private) and the classroom is on "
+                         "another filesystem (no hard links): put the project or CLASSROOM_DIR elsewhere")
+
+
+SKIP_LINKING = ("__editable__", "fdl_companion", "helpers", "__pycache__")
+
+
+def link_packages(site: Path, env_site: Path) -> int:
+    """Hard-link every package of `site` into `env_site` (no copy: the same files), except the editable install
+    of this project; return how many entries were linked."""
+    entries = [str(p) for p in sorted(site.iterdir()) if not p.name.startswith(SKIP_LINKING)]
+    if entries:
+        subprocess.run(["cp", "-al", *entries, str(env_site)], check=True, capture_output=True)
+    return len(entries)
 
 
 def env_stamp(room: Classroom) -> str:
@@ -77,7 +97,7 @@ def build_env(room: Classroom) -> bool:
     stamp = room.env / ".fdl-stamp"
     if stamp.exists() and stamp.read_text() == env_stamp(room):
         return False
-    site = shared_site_packages()
+    site, reachable = shared_site_packages(room.root)
     subprocess.run([str(base_python()), "-m", "venv", "--without-pip", "--clear", str(room.env)],
                    check=True, capture_output=True)
     env_site = Path(subprocess.run([str(room.python), "-c", "import sysconfig; print(sysconfig.get_paths()"
@@ -89,14 +109,11 @@ def build_env(room: Classroom) -> bool:
         wheel = next(Path(tmp).glob("*.whl"))
         subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(env_site), str(wheel)],
                        check=True, capture_output=True)
-    (env_site / "_fdl_shared_packages.pth").write_text(f"{site}\n", encoding="utf-8")
     # nbgrader runs `alembic` from PATH when it creates a gradebook: the project venv's script would start
     # the project's interpreter, which other users may not be able to execute
     (room.env / "bin" / "alembic").write_text(f"#!{room.python}\nfrom alembic.config import main\nmain()\n")
     os.chmod(room.env / "bin" / "alembic", 0o755)
-    shared_share = Path(sys.prefix) / "share" / "jupyter"
     (room.env / "share").mkdir(exist_ok=True)
-    (room.env / "share" / "jupyter").symlink_to(shared_share)
     student_config(room.env / "etc" / "jupyter", room.exchange, Path(sys.prefix) / "etc" / "jupyter")
     teacher_config(room.teacher_config, room.exchange, room.course)
     for folder, _, files in os.walk(room.env):
@@ -105,6 +122,14 @@ def build_env(room: Classroom) -> bool:
             p = os.path.join(folder, f)
             if not os.path.islink(p):
                 os.chmod(p, 0o755 if os.access(p, os.X_OK) else 0o644)
+    shared_share = Path(sys.prefix) / "share" / "jupyter"
+    if reachable:
+        (env_site / "_fdl_shared_packages.pth").write_text(f"{site}\n", encoding="utf-8")
+        os.chmod(env_site / "_fdl_shared_packages.pth", 0o644)
+        (room.env / "share" / "jupyter").symlink_to(shared_share)
+    else:  # after the chmod walk: hard links share their modes with the project's own files
+        link_packages(site, env_site)
+        subprocess.run(["cp", "-al", str(shared_share), str(room.env / "share")], check=True, capture_output=True)
     stamp.write_text(env_stamp(room))
     os.chmod(stamp, 0o644)
     return True
