@@ -19,6 +19,7 @@ import pwd
 import re
 import resource
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -174,6 +175,7 @@ def room():
     tmp = Path(tempfile.mkdtemp(prefix="fdl-classroom-test-", dir="/tmp"))
     os.chmod(tmp, 0o755)  # students must traverse it to reach their homes
     path = tmp / "room"
+    ctx = {}
     try:
         copies = student_copy(tmp)
         started = cli(path, "start", "00", "--teacher", TEACHER, "--students", " ".join(STUDENTS),
@@ -181,9 +183,13 @@ def room():
         state = json.loads((path / "state.json").read_text())
         passwords = dict(line.split() for line in (path / "hub" / "passwords.txt").read_text().splitlines())
         hub = Hub(f"http://127.0.0.1:{state['port']}", passwords)
-        yield {"path": path, "hub": hub, "copies": copies, "state": state, "timings": {"began": began},
-               "start_output": started.stdout}
+        ctx.update(path=path, hub=hub, copies=copies, state=state, timings={"began": began},
+                   start_output=started.stdout)
+        yield ctx
     finally:
+        if ctx.get("foreground") is not None and ctx["foreground"].poll() is None:
+            ctx["foreground"].send_signal(signal.SIGINT)  # a failed test left `start --wait` running
+            ctx["foreground"].communicate(timeout=120)
         subprocess.run([*CLI, "remove", "--dir", str(path)], capture_output=True, timeout=120, cwd=ROOT)
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -350,7 +356,13 @@ def test_restart_keeps_the_gradebook_and_the_submissions(room):
     assert not [p for p in Path("/proc").glob("[0-9]*") if (p / "status").exists() and _uid(p) in users]
     assert _closed(hub.url), "the hub still answers after stop"
     began = time.monotonic()
-    cli(path, "start")
+    # as `make classroom` runs it: in the foreground until Ctrl-C (the next test sends SIGINT)
+    room["foreground"] = subprocess.Popen([*CLI, "start", "--wait", "--dir", str(path)], cwd=ROOT, text=True,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    while _closed(hub.url):
+        assert room["foreground"].poll() is None, room["foreground"].stdout.read()
+        assert time.monotonic() - began < 180, "the hub did not come back within 180 s"
+        time.sleep(0.3)
     room["timings"]["restart"] = time.monotonic() - began
     assert {p: p.read_bytes() for p in kept} == before
     assert hub.login(BEN) == 201
@@ -367,10 +379,16 @@ def _closed(url: str) -> bool:
     return False
 
 
-def test_remove_leaves_no_account_folder_or_process(room):
-    path = room["path"]
+def test_ctrl_c_stops_the_class_then_remove_leaves_no_account_folder_or_process(room):
+    path, hub = room["path"], room["hub"]
     uids = {pwd.getpwnam(u).pw_uid for u in [TEACHER, *STUDENTS]}
     room["timings"]["detached_cpu"] += detached_cpu_s(path)
+    foreground = room["foreground"]
+    foreground.send_signal(signal.SIGINT)
+    output = foreground.communicate(timeout=120)[0]
+    assert foreground.returncode == 0 and "stopping the classroom" in output, output
+    assert _closed(hub.url), "the hub still answers after Ctrl-C"
+    assert not [p for p in Path("/proc").glob("[0-9]*") if (p / "status").exists() and _uid(p) in uids]
     cli(path, "remove")
     for user in [TEACHER, *STUDENTS]:
         with pytest.raises(KeyError):
