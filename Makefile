@@ -52,7 +52,8 @@ student: $(STAMP)
 
 lab: $(STAMP) data student
 	$(PYTHON) tools/lab.py copies --source $(LAB_SOURCE) --work $(LAB_WORK)
-	$(VENV)/bin/jupyter lab $(LAB_ROOT_FLAG) $(LAB_ARGS) $(LAB_WORK)/
+	$(PY) tools/classroom learner-config --out build/lab-config
+	JUPYTER_CONFIG_PATH=$(CURDIR)/build/lab-config $(VENV)/bin/jupyter lab $(LAB_ROOT_FLAG) $(LAB_ARGS) $(LAB_WORK)/
 
 reset: student
 	@test -n "$(NB)" || { echo "make reset: name the notebook, e.g. make reset NB=05b" >&2; exit 2; }

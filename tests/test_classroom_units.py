@@ -61,3 +61,45 @@ def test_packages_are_hard_linked_without_the_editable_install(tmp_path):
 def test_user_names_that_are_not_plain_logins_are_refused(names):
     with pytest.raises(ClassroomError):
         check_names(names)
+
+
+def test_make_labs_learner_sees_no_nbgrader_teacher_tools(tmp_path):
+    """`make lab` starts JupyterLab with JUPYTER_CONFIG_PATH=build/lab-config (tools/classroom learner-config)."""
+    import json
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    pytest.importorskip("nbgrader", reason="nbgrader is not installed (the offline GPU host)")
+    config = tmp_path / "lab-config"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "classroom"), "learner-config", "--out", str(config)],
+                   check=True, capture_output=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    jupyter = Path(sys.executable).parent / "jupyter"
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(config)}
+    lab = subprocess.Popen([str(jupyter), "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+                            "--IdentityProvider.token=t", f"--ServerApp.root_dir={tmp_path}"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        began = time.monotonic()
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api?token=t", timeout=2)
+                break
+            except OSError:
+                assert lab.poll() is None and time.monotonic() - began < 120, "JupyterLab did not start"
+                time.sleep(0.3)
+        with pytest.raises(urllib.error.HTTPError) as formgrader:
+            urllib.request.urlopen(f"{base}/formgrader?token=t", timeout=30)
+        assert formgrader.value.code == 404
+        page = urllib.request.urlopen(f"{base}/lab?token=t", timeout=30).read().decode()
+        disabled = json.loads(page.split('"disabledExtensions": ', 1)[1].split("]", 1)[0] + "]")
+        assert {"@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:validate-assignment",
+                "@jupyter/nbgrader:formgrader"} <= set(disabled)
+    finally:
+        lab.terminate()
+        lab.wait(timeout=30)

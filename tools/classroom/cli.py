@@ -9,6 +9,7 @@
     status   is the hub running, where, who
     remove   stop, delete the accounts this classroom created and its folder (the gradebook too)
     image-config  write the students' and the teacher's Jupyter config into a single-user image (Dockerfile)
+    learner-config --out DIR  `make lab`'s Jupyter config: nbgrader's teacher toolbars and tabs off
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import time
 from pathlib import Path
 
 from . import course, hub
-from .env import build_env, student_config, teacher_config, usable_by_others
+from .env import build_env, learner_config, student_config, teacher_config, usable_by_others
 from .layout import COURSE_ID, REPO, Classroom, ClassroomError, check_names, from_args
 from .users import ensure_user, remove_user, write_passwords
 
@@ -177,7 +178,8 @@ def _roster(path: str | None) -> list[str] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/classroom", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("start", "stop", "status", "release", "grade", "remove", "image-config"))
+    parser.add_argument("command", choices=("start", "stop", "status", "release", "grade", "remove", "image-config",
+                                            "learner-config"))
     parser.add_argument("assignments", nargs="*", help="notebooks (00 01 ...): released by start/release")
     parser.add_argument("--dir", help="the classroom folder (default CLASSROOM_DIR, else classroom/)")
     parser.add_argument("--teacher", help="the teacher's user name (default: teacher)")
@@ -190,11 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", help="image-config: the image's environment prefix (e.g. /opt/conda)")
     parser.add_argument("--exchange", default="/srv/nbgrader/exchange", help="image-config: the shared exchange")
     parser.add_argument("--course", default="/home/jovyan/course", help="image-config: the teacher's course folder")
+    parser.add_argument("--out", type=Path, help="learner-config: the folder to write (JUPYTER_CONFIG_PATH)")
     parser.add_argument("--wait", action="store_true", help="start: stay until Ctrl-C, then stop")
     args = parser.parse_args(argv)
     students = args.students.replace(",", " ").split() if args.students else _roster(args.roster)
     if args.command == "image-config":
         return cmd_image_config(args)
+    if args.command == "learner-config":
+        learner_config(args.out or REPO / "build" / "lab-config")
+        return 0
     try:
         if students:
             check_names(students)

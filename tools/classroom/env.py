@@ -155,6 +155,19 @@ def teacher_config(etc: Path, exchange: Path, course: Path) -> None:
                   {"course_id": COURSE_ID, "root": str(course)}, exchange)
 
 
+def learner_config(etc: Path) -> None:
+    """Write into `etc` (for JUPYTER_CONFIG_PATH) the config of `make lab`'s single learner: no nbgrader at all
+    (no teacher's toolbars, no Assignments tab without an exchange)."""
+    (etc / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
+    (etc / "labconfig").mkdir(exist_ok=True)
+    off = {f"nbgrader.server_extensions.{ext}": False for ext in NBGRADER_SERVER}
+    (etc / "jupyter_server_config.d" / "nbgrader.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": off}}, indent=1), encoding="utf-8")
+    plugins = (*TEACHER_ONLY_LAB, "assignment-list", "menu")
+    (etc / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {f"@jupyter/nbgrader:{p}": True for p in plugins}}, indent=1))
+
+
 def _write_config(etc: Path, server: dict, lab: dict, course_dir: dict, exchange: Path) -> None:
     (etc / "jupyter_server_config.d").mkdir(parents=True, exist_ok=True)
     (etc / "labconfig").mkdir(exist_ok=True)
