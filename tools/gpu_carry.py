@@ -71,6 +71,8 @@ NOT_CARRIED = {
     "nbgrader": "its wheel set (JupyterLab, notebook 7, jupyter-server, SQLAlchemy, alembic, babel, rapidfuzz ...) "
                 "does not fit beside the other wheels in one call: the student/grading tests skip where it is "
                 "not importable",
+    "jupyterhub": "the classroom (tools/classroom, make classroom) needs root, node and nbgrader as well: "
+                  "tests/test_classroom.py skips where jupyterhub is not importable",
 }
 # what the GPU host's image already holds (.library/device/KINDS.md, 'Python packages already there'),
 # so not carried; HOST_VERSIONS: the versions the notes' pip list gives (checked against requirements)

@@ -1,0 +1,109 @@
+"""Where a classroom lives on disk, who owns what, and the state kept between `start` and `stop`.
+
+One folder (default `classroom/` in the repository, git-ignored; `CLASSROOM_DIR` moves it) holds it all:
+
+    classroom/                 root 755   (students must traverse it to reach their homes)
+      hub/                     root 700   jupyterhub_config.py, its database, cookie secret, pid files, log,
+                                          users.json (password hashes), passwords.txt (for the teacher)
+      env/                     root 755   the students' Python: a venv with the course's `helpers` installed
+                                          from a wheel, read-only to them (files 644/755, owned by root)
+      config/teacher/          root 755   the teacher's extra Jupyter config (formgrader, course folder)
+      course/                  teacher 700  the nbgrader course: source/, release/, submitted/, autograded/,
+                                          feedback/, gradebook.db, grades/*.csv
+      exchange/                teacher 1777 (sticky: no one renames or removes another's entries)
+        fdl/                   teacher 755
+          outbound/            teacher 755, files 644 (released assignments: everyone reads them)
+          inbound/             teacher 2733 (students drop submissions in, nobody but the teacher lists it)
+          feedback/            teacher 711, files 644 named by a hash of each submission's secret
+      home/NAME/               NAME 700   each user's home; their server starts there
+      state.json               root 644   ports, users this classroom created, modes it changed
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+COURSE_ID = "fdl"
+USERNAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+
+class ClassroomError(Exception):
+    """A classroom cannot be set up, started or graded; the message says what to do."""
+
+
+@dataclass
+class Classroom:
+    root: Path
+    teacher: str = "teacher"
+    students: list[str] = field(default_factory=list)
+
+    @property
+    def hub(self) -> Path:
+        return self.root / "hub"
+
+    @property
+    def env(self) -> Path:
+        return self.root / "env"
+
+    @property
+    def python(self) -> Path:
+        return self.env / "bin" / "python"
+
+    @property
+    def teacher_config(self) -> Path:
+        return self.root / "config" / "teacher"
+
+    @property
+    def course(self) -> Path:
+        return self.root / "course"
+
+    @property
+    def exchange(self) -> Path:
+        return self.root / "exchange"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    def home(self, user: str) -> Path:
+        return self.root / "home" / user
+
+    @property
+    def users(self) -> list[str]:
+        return [self.teacher, *self.students]
+
+    def load_state(self) -> dict:
+        if not self.state_file.exists():
+            return {}
+        return json.loads(self.state_file.read_text(encoding="utf-8"))
+
+    def save_state(self, state: dict) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.state_file)
+
+
+def check_names(names: list[str]) -> None:
+    """Refuse a user name that is not a plain Unix login (lower case, digits, '-'; 1-31 characters)."""
+    bad = [n for n in names if not USERNAME.match(n)]
+    if bad:
+        raise ClassroomError(f"user names must be lower-case Unix logins (a-z, 0-9, '-', starting with a letter, "
+                             f"at most 31 characters): {', '.join(bad)}")
+    if len(set(names)) != len(names):
+        raise ClassroomError(f"a user name appears twice: {' '.join(names)}")
+
+
+def from_args(root: str | Path | None, teacher: str | None, students: list[str] | None) -> Classroom:
+    """The classroom at `root` (or CLASSROOM_DIR, or classroom/), with users from the arguments or its state."""
+    path = Path(root or os.environ.get("CLASSROOM_DIR") or REPO / "classroom").resolve()
+    room = Classroom(path)
+    state = room.load_state()
+    room.teacher = teacher or state.get("teacher") or "teacher"
+    room.students = list(students) if students else list(state.get("students", []))
+    check_names(room.users)
+    return room
