@@ -41,6 +41,9 @@ def test_notebook_hygiene(path):
     for i, cell in enumerate(code):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{path.name}: code cell {i} stores an error output"
+        assert "# NBVAL_CHECK_OUTPUT" not in cell.source, (
+            f"{path.name}: code cell {i} marks itself golden with a comment in the learner's code; tag it "
+            "nbval-check-output instead (`.venv/bin/python tools/migrate_golden_tags.py notebooks/*.ipynb`)")
         if not is_golden(cell):
             assert not cell.get("outputs"), (f"{path.name}: code cell {i} stores outputs but is not golden; "
                                              "run `.venv/bin/python tools/notebooks.py strip`")

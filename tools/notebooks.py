@@ -8,7 +8,8 @@
     python tools/notebooks.py student [NB ...] write student copies (nbgrader generate_assignment) to build/student/
     python tools/notebooks.py grade SUBMISSION.ipynb ...   autograde with nbgrader; last line `score: X / Y`
 
-A golden cell holds a line ``# NBVAL_CHECK_OUTPUT`` (or the tag ``nbval-check-output``):
+A golden cell carries the cell tag ``nbval-check-output`` (nbval also reads a line ``# NBVAL_CHECK_OUTPUT``,
+which the notebooks no longer use: tools/migrate_golden_tags.py turns it into the tag):
 nbval compares its stored output with a fresh run, so it may only show facts that depend
 on neither the mode nor the device. Every other cell is stored without output.
 
