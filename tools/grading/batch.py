@@ -48,6 +48,7 @@ class Graded:
     problem: str | None = None                                # why it was not graded (then no verdicts)
     seconds: float = 0.0
     limit: float = 0.0                                        # its job's wall-clock cap
+    cpu: float = 0.0                                          # CPU seconds of its verdict process and children
     warnings: list[str] = field(default_factory=list)
     nb: object = None
 
@@ -146,6 +147,7 @@ def _collect(item: Graded, stdout: str, stderr: str) -> None:
         return
     item.verdicts = result["verdicts"]
     item.warnings += result["warnings"]
+    item.cpu = float(result.get("cpu_seconds", 0.0))
 
 
 def _score(item: Graded) -> None:

@@ -237,7 +237,9 @@ def main() -> None:
         outcome = shell.run_cell(cell["source"], store_history=False)
         if not outcome.success:
             warnings.append(f"a cell of the student copy failed in the sandbox: {outcome.error_in_exec!r:.200}")
-    result.write(json.dumps({"verdicts": verdicts, "warnings": warnings}) + "\n")
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in usage)
+    result.write(json.dumps({"verdicts": verdicts, "warnings": warnings, "cpu_seconds": cpu}) + "\n")
     result.flush()
 
 

@@ -41,7 +41,7 @@ def print_results(items: list[Graded], seconds: float, setup: float, bound: floa
         for warning in item.warnings:
             out(f"  warning: {warning}")
         out(f"score: {_num(item.score)} / {_num(item.assignment.max_score)}")
-        out(f"time: {item.seconds:.1f} s")
+        out(f"time: {item.seconds:.1f} s" + (f" ({item.cpu:.1f} s CPU)" if item.cpu else ""))
     graded = sum(1 for i in items if i.seconds)
     out(f"batch: {graded} of {len(items)} files graded in {seconds:.1f} s with {jobs} job(s) at a time: "
         f"{setup:.1f} s set-up (student copies), then the jobs (bound: {bound:.0f} s)")
