@@ -1,15 +1,17 @@
 """Cheats a student who would rather not do the work might try, on notebook 00: each scores 0 for its exercise.
 
-One grade run (cached in grading_support) holds every cheat beside the teacher's notebook (full marks),
-a blank student copy (0) and a half-done one (1 / 2). Every cheat wraps a WRONG answer, so that only the
-cheat could turn it into points; where a cheat sits at the top of a solution cell it never runs (only
-the learner's ``def``s and imports are taken), so most cheats are tried inside the function too.
+One grade run (grading_support.batch) holds every cheat beside the hostile batch's honest students
+(tests/test_grading_hostile.py: the teacher's notebook gets full marks, a blank copy 0, half done
+1 / 2). Every cheat wraps a WRONG answer, so that only the cheat could turn it into points; where a
+cheat sits at the top of a solution cell it never runs (only the learner's ``def``s and imports are
+taken), so most cheats are tried inside the function too.
 """
 from __future__ import annotations
 
 import functools
 import re
 
+import grading_support
 import nbformat
 import pytest
 from grading_support import (
@@ -23,11 +25,9 @@ from grading_support import (
     WRONG1,
     WRONG2,
     blocks,
-    grade,
     notebook,
     points,
     score,
-    scratch,
     write,
 )
 
@@ -121,29 +121,24 @@ CELL_CHEATS = {  # wrong answers with the notebook itself edited
 }
 
 
-@functools.cache
-def batch() -> dict[str, list[str]]:
-    folder = scratch() / "cheats"
-    write(nbformat.read(NB00, as_version=4), folder / "teacher.ipynb")
-    write(notebook(), folder / "blank.ipynb")
-    write(notebook({EX1: RIGHT1}), folder / "half.ipynb")
+def build(folder):
     write(notebook({EX1: RIGHT1, EX2: RIGHT2}, edit=_wipe_metadata), folder / "wiped_metadata" / NB00.name)
     for name, cells in CHEATS.items():
         write(notebook(cells), folder / f"{name}.ipynb")
     for name, edit in CELL_CHEATS.items():
         write(notebook({EX1: WRONG1, EX2: WRONG2}, edit=edit), folder / f"{name}.ipynb")
-    done = grade("--cell-timeout", "30", "--jobs", "2", str(folder))
-    assert done.returncode == 0, done.stdout + done.stderr
+    return [folder]
+
+
+grading_support.BUILDERS["cheats"] = build
+
+
+@functools.cache
+def batch() -> dict[str, list[str]]:
+    done = grading_support.batch()
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return {re.sub(r"\.ipynb$", "", label.split("/cheats/", 1)[1].split("/")[0]): lines
-            for label, lines in blocks(done.stdout).items()}
-
-
-def test_teacher_full_blank_zero_half_done_one():
-    found = batch()
-    assert score(found["teacher"]) == "score: 2 / 2", found["teacher"]
-    assert score(found["blank"]) == "score: 0 / 2" and all("not done yet" in line for line in found["blank"][:2])
-    assert points(found["half"], CHECK1).startswith("1 / 1  ✓ to_device")
-    assert points(found["half"], CHECK2).startswith("0 / 1  … run_on_model_device: not done yet")
+            for label, lines in blocks(done.stdout).items() if "/cheats/" in label}
 
 
 @pytest.mark.parametrize("cheat", [*CHEATS, *CELL_CHEATS])

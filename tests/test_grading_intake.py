@@ -82,3 +82,16 @@ def test_feedback_file_names_are_safe():
 def test_grading_refuses_without_a_sandbox_in_one_line(monkeypatch):
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
     assert "needs root" in sandbox.unavailable()
+
+
+def test_grade_refuses_in_one_line_where_there_is_no_sandbox(tmp_path):
+    import os
+    import subprocess
+
+    stray = tmp_path / "00_setup_and_devices.ipynb"
+    stray.write_text("{}")
+    env = {**os.environ, "COURSE_GRADE_NO_SANDBOX": "1"}
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "notebooks.py"), "grade", str(stray)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert len(done.stderr.strip().splitlines()) == 1 and "--allow-unsandboxed" in done.stderr, done.stderr

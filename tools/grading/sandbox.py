@@ -34,6 +34,8 @@ HARNESS_DIR = Path(__file__).resolve().parent
 
 def unavailable() -> str | None:
     """Return why the sandbox cannot be built here, in one line, or None when it can."""
+    if os.environ.get("COURSE_GRADE_NO_SANDBOX"):  # how the tests see the refusal on a machine that has one
+        return "COURSE_GRADE_NO_SANDBOX is set"
     if os.geteuid() != 0:
         return "grading needs root to build its sandbox (a user per submission, namespaces)"
     for tool in ("bwrap", "setpriv"):
