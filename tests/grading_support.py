@@ -5,7 +5,7 @@ for ``batch()`` grades everything registered in one run (one set-up, both cores 
 """
 from __future__ import annotations
 
-import copy
+import atexit
 import functools
 import re
 import shutil
@@ -32,7 +32,10 @@ SMALL_LIMITS = ["--cell-timeout", "6", "--memory-mb", "256", "--output-mb", "1",
 
 @functools.cache
 def scratch() -> Path:
-    return Path(tempfile.mkdtemp(prefix="grading-tests-"))
+    """A temporary folder for the session's grading files, removed when the session ends."""
+    path = Path(tempfile.mkdtemp(prefix="grading-tests-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 @functools.cache
@@ -110,11 +113,3 @@ def batch() -> subprocess.CompletedProcess:
     out = scratch() / OUT
     # returned even when it failed, so that the cache holds it and each test shows the failure without a rerun
     return grade(*SMALL_LIMITS, "--feedback", str(out / "feedback"), "--csv", str(out / "grades.csv"), *paths)
-
-
-def cleanup() -> None:
-    shutil.rmtree(scratch(), ignore_errors=True)
-
-
-def clone(nb):
-    return copy.deepcopy(nb)

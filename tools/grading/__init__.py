@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -60,6 +61,7 @@ def main(argv: list[str], notebooks: Path, make_release) -> int:
     if why:
         print(f"grade: UNSANDBOXED ({why}): students' code runs as you, with network and your files; only the "
               "time, memory and output limits apply", file=sys.stderr)
+    signal.signal(signal.SIGTERM, batch.stop_all)  # a stopped batch leaves no sandbox and no work folder
     assignments = load(notebooks)
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         work = Path(tmp)

@@ -127,15 +127,42 @@ def _run(item: Graded, work: Path, index: int, opts: Options, uids: queue.Queue)
             cmd = sandbox.unsandboxed(job=scratch / "job.json")
         limit = item.limit = job_limit(job, opts)
         try:
-            done = subprocess.run(cmd, cwd=scratch, env=env if not opts.sandboxed else None, capture_output=True,
-                                  timeout=limit, start_new_session=True)
-            _collect(item, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+            stdout, stderr = _run_process(cmd, scratch, env if not opts.sandboxed else None, limit)
+            _collect(item, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
         except subprocess.TimeoutExpired:
             item.warnings.append(f"the whole notebook took over {limit:g} s (the job's limit); stopped")
     finally:
         uids.put(uid)
         item.seconds = time.perf_counter() - start
     _score(item)
+
+
+RUNNING: set[subprocess.Popen] = set()  # killed as whole process groups by stop_all (on SIGTERM)
+
+
+def _run_process(cmd: list[str], cwd: Path, env: dict | None, limit: float) -> tuple[bytes, bytes]:
+    """Run one verdict process in its own process group; kill the group when it passes ``limit`` seconds."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    RUNNING.add(proc)
+    try:
+        return proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate()
+        raise
+    finally:
+        RUNNING.discard(proc)
+
+
+def stop_all(*_args) -> None:
+    """Kill every running verdict process (their sandboxes die with them), then end the batch."""
+    for proc in list(RUNNING):
+        try:
+            os.killpg(proc.pid, 9)
+        except ProcessLookupError:
+            pass
+    raise SystemExit(143)
 
 
 def _collect(item: Graded, stdout: str, stderr: str) -> None:
