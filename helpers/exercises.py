@@ -15,6 +15,10 @@ Calling the check prints one line: ``✓ name: proof``, ``✗ name: what is wron
 done yet``. Interactively it never raises, so Run All on a student copy goes on. Under nbgrader
 (``NBGRADER_EXECUTION`` is ``autograde`` or ``validate``, as nbgrader's FAQ documents) a wrong or
 unfinished answer raises ``ExerciseNotPassed``, so that the cell scores 0.
+
+``tools/notebooks.py grade`` trusts neither that variable nor anything printed: it calls
+``Exercise.outcome`` itself on the learner's functions, in a sandboxed process of its own (see
+"What a grade trusts, and why" in docs/exercises.md).
 """
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ def test_strip_keeps_only_golden_outputs(tmp_path):
 
 # --- tools/system_packages.sh (make data's Debian packages), against fake apt/dpkg/sudo/id on PATH ---
 SYSTEM_PACKAGES = ROOT / "tools" / "system_packages.sh"
-DEBIAN_DATA = ["dataset-fashion-mnist", "tuxpaint-stamps-default", "gcompris-qt-data"]
+DEBIAN_DATA = ["dataset-fashion-mnist", "tuxpaint-stamps-default", "gcompris-qt-data", "bubblewrap"]
 
 
 def fake_debian(tmp_path, *, installed=(), uid=0, sudo_ok=False, candidate="1.0-1", apt=True):
@@ -133,7 +133,7 @@ def calls(log):
 
 
 def test_system_packages_installs_only_the_missing_ones_as_root_without_update(tmp_path):
-    env, log = fake_debian(tmp_path, installed=DEBIAN_DATA[:2])
+    env, log = fake_debian(tmp_path, installed=DEBIAN_DATA[:2] + DEBIAN_DATA[3:])
     result = system_packages(env)
     assert result.returncode == 0, result.stderr
     assert calls(log) == ["apt-get install -y -q --no-install-recommends gcompris-qt-data"]
@@ -160,7 +160,7 @@ def test_system_packages_uses_sudo_n_where_it_works(tmp_path):
 
 
 def test_system_packages_stops_with_one_line_naming_the_command_without_sudo(tmp_path):
-    env, log = fake_debian(tmp_path, installed=DEBIAN_DATA[:1], uid=1000, sudo_ok=False)
+    env, log = fake_debian(tmp_path, installed=DEBIAN_DATA[:1] + DEBIAN_DATA[3:], uid=1000, sudo_ok=False)
     result = system_packages(env)
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
     assert ("`sudo apt-get update && sudo apt-get install -y --no-install-recommends "

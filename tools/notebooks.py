@@ -6,7 +6,10 @@
     python tools/notebooks.py strip [NB ...]   drop every output except golden cells' (no execution)
     python tools/notebooks.py readme [--check] rewrite README.md's generated notebook table from results/
     python tools/notebooks.py student [NB ...] write student copies (nbgrader generate_assignment) to build/student/
-    python tools/notebooks.py grade SUBMISSION.ipynb ...   autograde with nbgrader; last line `score: X / Y`
+    python tools/notebooks.py grade [--jobs N] [--feedback DIR] [--csv FILE] [--cell-timeout S] [--memory-mb M]
+                                    [--allow-unsandboxed] SUBMISSION...
+                                               grade notebooks, folders or LMS zips in a sandbox (tools/grading/);
+                                               per submission `  grade_id: points / max  <line>`, `score: X / Y`
 
 A golden cell carries the cell tag ``nbval-check-output`` (nbval also reads a line ``# NBVAL_CHECK_OUTPUT``,
 which the notebooks no longer use: tools/migrate_golden_tags.py turns it into the tag):
@@ -365,52 +368,19 @@ def cmd_student(paths: list[Path], out: Path = STUDENT) -> int:
     return 0
 
 
-def _check_line(cell) -> str:
-    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-    marks = [line for line in text.splitlines() if line[:2] in ("✓ ", "✗ ", "… ")]
-    if marks:
-        return marks[-1]
-    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    return f"{errors[0]['ename']}: {errors[0]['evalue']}" if errors else "(no output)"
+def cmd_grade(argv: list[str]) -> int:
+    """Grade submissions (notebooks, folders, LMS zips) in a sandbox: see tools/grading/ and docs/exercises.md."""
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
+    import grading  # slow imports (nbformat, nbgrader) only for this command
 
-
-def cmd_grade(submissions: list[Path]) -> int:
-    """Autograde each submitted notebook against its teacher copy in notebooks/; print feedback and the score."""
-    teachers = []
-    for sub in submissions:
-        teacher = NOTEBOOKS / sub.name
-        if not teacher.exists():
-            print(f"{sub}: no teacher notebook notebooks/{sub.name}; a submission keeps its notebook's file name",
-                  file=sys.stderr)
-            return 1
-        teachers.append(teacher)
-    from nbgrader.api import Gradebook  # slow to import: only once the submissions are known to be gradable
-
-    with tempfile.TemporaryDirectory(prefix="nbgrader-course-") as tmp:
-        root = Path(tmp)
-        release = _course(root, sorted(set(teachers)))
-        students = [f"submission{i}" for i in range(len(submissions))]
-        for student, sub in zip(students, submissions):
-            folder = root / "submitted" / student / ASSIGNMENT
-            shutil.copytree(release, folder, ignore=shutil.ignore_patterns("*.ipynb"))
-            shutil.copy2(sub, folder / sub.name)
-        _nbgrader(root, "autograde", ASSIGNMENT, "--create")
-        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-            for student, sub in zip(students, submissions):
-                graded = nbformat.read(root / "autograded" / student / ASSIGNMENT / sub.name, as_version=4)
-                lines = {c.metadata["nbgrader"]["grade_id"]: _check_line(c) for c in graded.cells
-                         if c.metadata.get("nbgrader", {}).get("grade")}
-                nb = gb.find_submission_notebook(sub.stem, ASSIGNMENT, student)
-                print(f"{sub}:")
-                grades = {grade.name: grade for grade in nb.grades}
-                for grade_id, line in lines.items():  # in the notebook's order
-                    grade = grades[grade_id]
-                    print(f"  {grade_id}: {grade.score:g} / {grade.max_score:g}  {line}")
-                print(f"score: {nb.score:g} / {nb.max_score:g}")
-    return 0
+    return grading.main(argv, NOTEBOOKS, lambda paths, root: _course(root, paths))
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["grade"]:  # its own options: tools/grading/__init__.py
+        return cmd_grade(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("run", "golden", "strip", "readme", "student", "grade"))
     parser.add_argument("notebooks", nargs="*")
@@ -421,11 +391,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_intermixed_args(argv)
     if args.command == "readme":
         return cmd_readme(args.check)
-    if args.command == "grade":
-        if not args.notebooks:
-            print("grade: name the submitted notebook(s)", file=sys.stderr)
-            return 1
-        return cmd_grade([Path(n).resolve() for n in args.notebooks])
     paths = notebook_paths(args.notebooks)
     if not paths:
         print("no notebooks found in notebooks/", file=sys.stderr)

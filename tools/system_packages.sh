@@ -4,6 +4,7 @@
 #   dataset-fashion-mnist    Fashion-MNIST (notebooks 03, 04)
 #   tuxpaint-stamps-default  animal photo cut-outs (notebooks 05a, 05b)
 #   gcompris-qt-data         1024x768 animal photos in Qt resource bundles (notebooks 05a, 05b)
+#   bubblewrap               the sandbox `tools/notebooks.py grade` runs each submission in (tools/grading/)
 # As root it runs apt-get itself, otherwise `sudo -n` where that works without a password; otherwise
 # it stops with one line naming the command to run. `apt-get update` runs only when apt has no
 # candidate for a missing package. Not Debian/Ubuntu (no apt-get, dpkg-query): says so and exits 0;
@@ -11,7 +12,7 @@
 # SYSTEM_PACKAGES=skip skips this script (e.g. `make run SYSTEM_PACKAGES=skip`).
 set -euo pipefail
 
-PACKAGES=(dataset-fashion-mnist tuxpaint-stamps-default gcompris-qt-data)
+PACKAGES=(dataset-fashion-mnist tuxpaint-stamps-default gcompris-qt-data bubblewrap)
 
 if [ "${SYSTEM_PACKAGES:-}" = skip ]; then
     echo "system packages: skipped (SYSTEM_PACKAGES=skip)"
