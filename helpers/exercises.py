@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +74,38 @@ def _not_done(exc: BaseException) -> bool:
     return isinstance(exc, NotImplementedError) and not exc.args
 
 
+_COLOURS = {PASSED: "#1a7f37", WRONG: "#cf222e", NOT_DONE: "#9a6700"}  # green, red, amber
+
+
+def _show(result: Outcome) -> None:
+    """Print ``result.line``; in a Jupyter kernel, as coloured HTML that wraps between words (notebook 00).
+
+    JupyterLab wraps plain output anywhere, even mid-word (its CSS says ``word-break: break-all``), so a
+    verdict shown as HTML keeps its words whole; the output's plain-text form is the same line, for
+    terminals, nbconvert and graders.
+    """
+    shell = _kernel_shell()
+    if shell is None:
+        print(result.line)
+        return
+    from IPython.display import display
+
+    mark, _, rest = result.line.partition(" ")
+    name, _, message = rest.partition(": ")
+    style = ("white-space: pre-wrap; word-break: normal; overflow-wrap: break-word; "
+             "font-family: var(--jp-code-font-family, monospace)")
+    html_line = (f'<div style="{style}"><span style="color: {_COLOURS[result.status]}; font-weight: bold">'
+                 f"{html.escape(mark)} {html.escape(name)}:</span> {html.escape(message)}</div>")
+    display({"text/plain": result.line, "text/html": html_line}, raw=True)
+
+
+def _kernel_shell():
+    """The running IPython kernel's shell, or None outside a kernel (a terminal, a test, a plain script)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
+
+
 class Exercise:
     """A check: ``check(answer)`` prints its verdict (raising under grading); ``check.outcome(answer)`` returns it."""
 
@@ -100,7 +134,7 @@ class Exercise:
 
     def __call__(self, answer: Callable) -> None:
         result = self.outcome(answer)
-        print(result.line)  # a check's job is to report
+        _show(result)  # a check's job is to report
         if not result.passed and grading():
             raise ExerciseNotPassed(result.line)
 

@@ -54,3 +54,25 @@ def test_wrong_is_what_expect_raises():
     with pytest.raises(Wrong, match="why"):
         expect(False, "why")
     expect(True, "never shown")
+
+
+def test_in_a_kernel_the_verdict_is_coloured_html_that_wraps_between_words(tmp_path):
+    """JupyterLab wraps plain output mid-word; the verdict is HTML (word-break: normal) with the line as text."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    source = ("from helpers.exercises import exercise, expect\n"
+              "@exercise\ndef doubling(answer):\n    expect(answer(2) == 4, 'twice two is four, not <b>' + str(answer(2)))\n"
+              "    return 'doubles'\n"
+              "doubling(lambda x: 2 * x)\ndoubling(lambda x: x)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)],
+                                  metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                                           "language": "python"}})
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data", "display_data"], outputs
+    passed, wrong = (o.data for o in outputs)
+    assert passed["text/plain"] == "✓ doubling: doubles" and "#1a7f37" in passed["text/html"]
+    assert wrong["text/plain"] == "✗ doubling: twice two is four, not <b>2"
+    assert "#cf222e" in wrong["text/html"] and "&lt;b&gt;2" in wrong["text/html"]
+    assert "word-break: normal" in wrong["text/html"]
