@@ -81,8 +81,11 @@ def _load_state_dict(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc)) or re.search(r"global ([\w.]+)", str(exc))
-        name = found.group(1) if found else "an object that is not a tensor"
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:
+            raise _Refused(f"{path} is not a file torch.save wrote (it does not unpickle); save "
+                           "torch.save(model.state_dict(), path)") from None
+        name = found.group(1)
         if name.startswith(("torch.nn.", "timm.", "__main__.")):
             raise _Refused(f"{path} holds a whole pickled model ({name}), not a state dict: save "
                            "torch.save(model.state_dict(), path) so that it loads with weights_only=True") from None

@@ -23,7 +23,7 @@ def _fake_base() -> nn.Module:
 
 @exercise
 def assessment_model(answer) -> str:
-    """``answer(base)`` must return ``(model, loss_fn)``: nn.Sequential(frozen base, nn.Linear(1000, 6)), cross-entropy."""
+    """``answer(base)`` must return ``(model, loss_fn)``: nn.Sequential(frozen base, nn.Linear(1000, 6)), CE loss."""
     base = _fake_base()
     result = answer(base)
     expect(isinstance(result, tuple) and len(result) == 2,
