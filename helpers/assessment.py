@@ -33,6 +33,7 @@ from pathlib import Path
 from . import config
 from .assessment_data import CLASSES, HELDOUT_FOLDER, file_name, plan, render_bytes
 from .exercises import ExerciseNotPassed, grading
+from .models import preprocessing
 from .results import record
 
 PASS_MARK = {"full": 0.92, "fast": 0.75}
@@ -153,8 +154,6 @@ def evaluate_saved_model(path: Path | str, data: Path | str | None = None, mode:
     import torch
     from PIL import Image
 
-    from .models import preprocessing
-
     data = Path(data) if data is not None else config.data_dir()
     mode = mode or config.mode()
     try:
@@ -190,7 +189,8 @@ def run_assessment(path: Path | str, *, timeout: float = TIMEOUT_S) -> Assessmen
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["COURSE_MODE"] = mode
     env["COURSE_DATA"] = str(config.data_dir())
-    code = "import sys; sys.path.insert(0, sys.argv[1]); from helpers.assessment import _child; _child(sys.argv[2])"
+    child = _child.__name__   # evaluate_saved_model, run by the fresh process
+    code = f"import sys; sys.path.insert(0, sys.argv[1]); from helpers.assessment import {child}; {child}(sys.argv[2])"
     try:
         done = subprocess.run([sys.executable, "-I", "-c", code, str(ROOT), str(Path(path).resolve())],
                               capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)

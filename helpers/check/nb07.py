@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from ..exercises import Wrong, exercise, expect
+
+if TYPE_CHECKING:   # PIL is imported where it is used: `import helpers` (notebooks 00, 01) must not load it
+    from PIL import Image
 
 __all__ = ["overfitting_epoch", "predict_file"]
 
@@ -101,6 +104,8 @@ def _make_model() -> nn.Module:
 
 def _preprocess(image: Image.Image) -> torch.Tensor:
     """The check's preprocessing: grey, 8x8, inverted (dark objects become bright), scaled to [0, 1]."""
+    from PIL import Image
+
     grey = image.convert("L").resize((8, 8), Image.Resampling.BILINEAR)
     return 1 - torch.from_numpy(np.asarray(grey, dtype=np.float32) / 255).unsqueeze(0)
 
@@ -111,6 +116,8 @@ _IMAGES = 6
 
 def _probe(folder: Path, seed: int = _PROBE_SEED) -> tuple[Path, list[Path], dict]:
     """Write a trained-looking state dict and six images; return their paths and the answers each mistake gives."""
+    from PIL import Image
+
     model = _make_model()
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():   # "trained" weights, and BatchNorm statistics as training leaves them
