@@ -37,9 +37,9 @@ from .models import preprocessing
 from .results import record
 
 PASS_MARK = {"full": 0.92, "fast": 0.75}
-PASS_MARK_WHY = ("fast mode trains only the head, on cached features of one view per photo, in seconds on a CPU, "
-                 "and is graded on one held-out view per photo; full mode trains on every view and fine-tunes the "
-                 "whole network with augmentation, and only full mode must reach the course's 0.92")
+PASS_MARK_WHY = ("fast mode trains the head on one view per photo, in seconds on a CPU, and is graded on one "
+                 "held-out view per photo (47 photos: one photo moves the accuracy by about 0.02); full mode trains "
+                 "on every view, is graded on three views per photo, and is held to the course's 0.92")
 HELDOUT_VIEWS = {"fast": 1, "full": 3}   # held-out views per source photo that the assessment evaluates
 TIMEOUT_S = 900
 _RESULT = "ASSESSMENT_RESULT "
