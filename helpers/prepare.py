@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from . import config, data, door_data, files, photos
+from . import assessment_data, config, data, door_data, files, photos
 
 
 def is_debian() -> bool:
@@ -29,10 +29,20 @@ def _prepare_doggy_door(online: bool) -> tuple[None, str]:
                   f"{len(sample)} photos for notebook 05a)")
 
 
+def _prepare_assessment() -> tuple[None, str]:
+    """Build the assessment's photos (notebook 08): train and valid, and the held-out set beside them."""
+    built = assessment_data.build_assessment_data()
+    images = sum(sum(c.values()) for c in built.counts().values())
+    return None, f"Tux Paint stamps ({images} images in {built.root}; held out in {built.heldout_root})"
+
+
 def platform_hint(name: str) -> str:
     """Return what a machine without the Debian packages needs for dataset ``name`` (empty on Debian)."""
     if is_debian():
         return ""
+    if name == "Assessment photos":
+        return ("This is not a Debian/Ubuntu system (no apt-get): notebook 08's photos come only from the Debian "
+                "package tuxpaint-stamps-default, so run notebook 08 on Debian/Ubuntu (a container will do).")
     if name == "Fashion-MNIST":
         return ("This is not a Debian/Ubuntu system (no apt-get), so the Debian package is not an option here: "
                 "connect to the internet and run `make data` again (torchvision downloads about 30 MB into "
@@ -46,12 +56,14 @@ def main() -> int:
     """Prepare each registered dataset in turn; return a process exit code (``make data``)."""
     debian = is_debian()
     steps = [("Fashion-MNIST", data.prepare_fashion_mnist),
-             ("Presidential doggy door", lambda: _prepare_doggy_door(online=not debian))]
+             ("Presidential doggy door", lambda: _prepare_doggy_door(online=not debian)),
+             ("Assessment photos", _prepare_assessment)]
     failed = False
     for name, prepare in steps:
         try:
             _, source = prepare()
-        except (data.DataNotFound, files.ChecksumMismatch, door_data.DoorDataError) as exc:
+        except (data.DataNotFound, files.ChecksumMismatch, door_data.DoorDataError,
+                assessment_data.AssessmentDataError) as exc:
             hint = platform_hint(name)
             print(f"{name}: NOT READY\n{exc}" + (f"\n{hint}" if hint else ""), file=sys.stderr)
             failed = True

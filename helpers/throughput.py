@@ -285,24 +285,67 @@ def power_of_two_verdict(rows: Sequence[dict], *, noise_limit: float = 0.10, con
 
     per_pair = {pair: log_ratio(main[pair[0]], main[pair[1]]) for pair in pairs}
     effect_rounds = [statistics.fmean(values) for values in zip(*per_pair.values())]
-    rng = random.Random(seed)
-    picks = [[rng.randrange(n_rounds) for _ in range(n_rounds)] for _ in range(resamples)]
-
-    def relative(values: list[float]) -> tuple[float, float, float]:
-        return tuple(math.expm1(v) for v in _bootstrap(values, picks, confidence))
-
-    effect, effect_low, effect_high = relative(effect_rounds)
-    placebo_gap, placebo_low, placebo_high = relative(log_ratio(placebo, twin))
-    noise_floor = max(abs(placebo_low), abs(placebo_high))
+    judged = paired_verdict(effect_rounds, log_ratio(placebo, twin), noise_limit=noise_limit, confidence=confidence,
+                            resamples=resamples, seed=seed, transform=math.expm1)
+    picks = _picks(n_rounds, resamples, seed)
     comparisons = []
     for (b, n), values in per_pair.items():
-        gap, low, high = relative(values)
+        gap, low, high = (math.expm1(v) for v in _bootstrap(values, picks, confidence))
         comparisons.append({"power_of_two": b, "neighbour": n, "gap": gap, "low": low, "high": high})
-    return {"verdict": _verdict(effect_low, effect_high, noise_floor, noise_limit),
-            "effect": effect, "effect_low": effect_low, "effect_high": effect_high,
+    verdict = {"higher": "powers of two faster", "lower": "powers of two slower"}.get(judged["verdict"],
+                                                                                      judged["verdict"])
+    return {**judged, "verdict": verdict, "comparisons": comparisons}
+
+
+def _picks(n_rounds: int, resamples: int, seed: int) -> list[list[int]]:
+    rng = random.Random(seed)
+    return [[rng.randrange(n_rounds) for _ in range(n_rounds)] for _ in range(resamples)]
+
+
+PAIRED_VERDICTS = ("within noise", "higher", "lower", "too noisy to tell")
+
+
+def paired_verdict(effect_rounds: Sequence[float], placebo_rounds: Sequence[float], *, noise_limit: float = 0.10,
+                   confidence: float = 0.95, resamples: int = 2000, seed: int = 0,
+                   transform: Callable[[float], float] | None = None) -> dict:
+    """Return the verdict on a paired effect against a placebo, round by round (notebooks 03 and 07).
+
+    ``effect_rounds[i]`` is the effect measured in round (or seed) ``i`` (treatment minus control,
+    or a log ratio); ``placebo_rounds[i]`` the gap between two measurements of the SAME thing in
+    that round. Each gets its median and a ``confidence`` bootstrap interval (the rounds resampled
+    ``resamples`` times, seeded), passed through ``transform`` (e.g. ``math.expm1`` to turn log
+    ratios into relative gaps). The noise floor is ``max(|placebo low|, |placebo high|)``.
+    ``verdict`` (one of :data:`PAIRED_VERDICTS`): ``"too noisy to tell"`` when the noise floor is
+    above ``noise_limit`` or the effect's interval is wider than ``2 * noise_limit``; ``"higher"``
+    (``"lower"``) only when the effect's whole interval lies above the noise floor (below minus
+    it); else ``"within noise"``. :func:`power_of_two_verdict` is this rule on a throughput sweep.
+    """
+    n_rounds = len(effect_rounds)
+    if n_rounds < 3 or len(placebo_rounds) != n_rounds:
+        raise ValueError(f"need the same number of effect and placebo rounds, at least 3; got {n_rounds} and "
+                         f"{len(placebo_rounds)}")
+    picks = _picks(n_rounds, resamples, seed)
+    transform = transform or (lambda v: v)
+
+    def judged(values: Sequence[float]) -> tuple[float, ...]:
+        return tuple(transform(v) for v in _bootstrap(list(values), picks, confidence))
+
+    effect, effect_low, effect_high = judged(effect_rounds)
+    placebo_gap, placebo_low, placebo_high = judged(placebo_rounds)
+    noise_floor = max(abs(placebo_low), abs(placebo_high))
+    if noise_floor > noise_limit:
+        verdict = "too noisy to tell"
+    elif effect_low > noise_floor:
+        verdict = "higher"
+    elif effect_high < -noise_floor:
+        verdict = "lower"
+    elif effect_high - effect_low > 2 * noise_limit:
+        verdict = "too noisy to tell"
+    else:
+        verdict = "within noise"
+    return {"verdict": verdict, "effect": effect, "effect_low": effect_low, "effect_high": effect_high,
             "placebo_gap": placebo_gap, "placebo_low": placebo_low, "placebo_high": placebo_high,
-            "noise_floor": noise_floor, "noise_limit": noise_limit, "rounds": n_rounds,
-            "confidence": confidence, "comparisons": comparisons}
+            "noise_floor": noise_floor, "noise_limit": noise_limit, "rounds": n_rounds, "confidence": confidence}
 
 
 def _sweep_pairs(rows: Sequence[dict]) -> tuple[dict[int, dict], dict, dict, list[tuple[int, int]], int]:
@@ -323,17 +366,6 @@ def _sweep_pairs(rows: Sequence[dict]) -> tuple[dict[int, dict], dict, dict, lis
         raise ValueError(f"every entry needs the same number of rounds, at least 3, for an interval; got "
                          f"{sorted({len(r['round_images_per_s']) for r in rows})}")
     return main, placebos[0], twin, pairs, n_rounds
-
-
-def _verdict(effect_low: float, effect_high: float, noise_floor: float, noise_limit: float) -> str:
-    """Return one of :data:`VERDICTS`: faster or slower only when the effect's whole interval clears the noise floor."""
-    if noise_floor > noise_limit:
-        return "too noisy to tell"
-    if effect_low > noise_floor:
-        return "powers of two faster"
-    if effect_high < -noise_floor:
-        return "powers of two slower"
-    return "too noisy to tell" if effect_high - effect_low > 2 * noise_limit else "within noise"
 
 
 def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:

@@ -62,7 +62,8 @@ def test_in_a_kernel_the_verdict_is_coloured_html_that_wraps_between_words(tmp_p
     from nbclient import NotebookClient
 
     source = ("from helpers.exercises import exercise, expect\n"
-              "@exercise\ndef doubling(answer):\n    expect(answer(2) == 4, 'twice two is four, not <b>' + str(answer(2)))\n"
+              "@exercise\ndef doubling(answer):\n"
+              "    expect(answer(2) == 4, 'twice two is four, not <b>' + str(answer(2)))\n"
               "    return 'doubles'\n"
               "doubling(lambda x: 2 * x)\ndoubling(lambda x: x)")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)],

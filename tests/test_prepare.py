@@ -2,7 +2,7 @@
 """
 import pytest
 
-from helpers import data, door_data, prepare
+from helpers import assessment_data, data, door_data, prepare
 
 
 @pytest.fixture
@@ -16,7 +16,11 @@ def calls(monkeypatch):
     def fashion():
         raise data.DataNotFound("Fashion-MNIST was not found.")
 
+    def assessment():
+        raise assessment_data.AssessmentDataError("no Tux Paint stamps")
+
     monkeypatch.setattr(prepare, "_prepare_doggy_door", door)
+    monkeypatch.setattr(prepare, "_prepare_assessment", assessment)
     monkeypatch.setattr(data, "prepare_fashion_mnist", fashion)
     return seen
 
@@ -26,8 +30,9 @@ def test_elsewhere_it_goes_online_and_says_what_this_platform_needs(monkeypatch,
     assert prepare.main() == 1
     err = capsys.readouterr().err
     assert calls["online"] is True  # Oxford-IIIT Pet is the doggy-door source there
-    assert err.count("not a Debian/Ubuntu system (no apt-get)") == 2
+    assert err.count("not a Debian/Ubuntu system (no apt-get)") == 3
     assert "torchvision downloads" in err and "Oxford-IIIT Pet" in err and "no dog photos" in err
+    assert "Assessment photos: NOT READY" in err and "tuxpaint-stamps-default" in err
 
 
 def test_on_debian_it_stays_offline_and_adds_no_platform_hint(monkeypatch, capsys, calls):
@@ -36,3 +41,4 @@ def test_on_debian_it_stays_offline_and_adds_no_platform_hint(monkeypatch, capsy
     err = capsys.readouterr().err
     assert calls["online"] is False
     assert "Fashion-MNIST: NOT READY" in err and "not a Debian" not in err
+    assert "Assessment photos: NOT READY\nno Tux Paint stamps" in err

@@ -88,6 +88,14 @@ README_KEYS: dict[str, list[str]] = {
                               "accuracy {final_accuracy:.3f}",
                               "Trainer resumed = clean: {trainer_resumed_equals_clean}",
                               "node B lost: finished on {elastic_world_size_after_loss} process"],
+    "07_overfitting_augmentation_deployment": ["overfits after epoch {overfit_after_epoch}",
+                                               "dropout: {verdict_dropout}; weight decay: {verdict_weight_decay}; "
+                                               "augmentation: {verdict_augmentation}",
+                                               "accuracy {accuracy_eval:.3f}, eval() forgotten "
+                                               "{accuracy_eval_forgotten:.3f}, pixels 0-255 "
+                                               "{accuracy_pixels_0_255:.3f}"],
+    "08_assessment": ["held-out accuracy {assessment_accuracy:.3f} (pass mark {assessment_pass_mark:.2f}): "
+                      "passed {assessment_passed}"],
 }
 GOLDEN_MARK = "# NBVAL_CHECK_OUTPUT"
 GOLDEN_TAG = "nbval-check-output"

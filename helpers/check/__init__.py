@@ -17,6 +17,8 @@ from .nb04 import adam_update, adamw_update
 from .nb05a import my_dog_probability, my_doggy_door_decision
 from .nb05b import my_door_model, my_fine_tune_lr
 from .nb06 import my_epoch_order, my_snapshot
+from .nb07 import my_overfitting_epoch, my_predict_file
+from .nb08 import my_assessment_model, my_save_model
 
 __all__ = [
     "to_device", "run_on_model_device",                               # 00
@@ -27,6 +29,8 @@ __all__ = [
     "my_doggy_door_decision", "my_dog_probability",                   # 05a
     "my_door_model", "my_fine_tune_lr",                               # 05b
     "my_epoch_order", "my_snapshot",                                  # 06
+    "my_overfitting_epoch", "my_predict_file",                        # 07
+    "my_assessment_model", "my_save_model",                           # 08
 ]
 CHECKS: dict[str, Exercise] = {name: globals()[name] for name in __all__}
 
