@@ -14,8 +14,8 @@ never from the notebook), which
 4. runs the model in ``eval()`` mode with the network's own preprocessing, and returns the accuracy
    per class and overall.
 
-Every failure is one message and a score of 0. The pass mark is :data:`PASS_MARK` in full mode (the
-course's 0.92) and lower in fast mode (the reason is in ``PASS_MARK_WHY``).
+Every failure is one message and a score of 0. The pass mark is :data:`PASS_MARK`, lower than the course's
+0.92, and lower again in fast mode (the reasons are in ``PASS_MARK_WHY``).
 """
 from __future__ import annotations
 
@@ -36,10 +36,12 @@ from .exercises import ExerciseNotPassed, grading
 from .models import preprocessing
 from .results import record
 
-PASS_MARK = {"full": 0.92, "fast": 0.75}
+PASS_MARK = {"full": 0.80, "fast": 0.75}
 PASS_MARK_WHY = ("fast mode trains the head on one view per photo, in seconds on a CPU, and is graded on one "
                  "held-out view per photo (47 photos: one photo moves the accuracy by about 0.02); full mode trains "
-                 "on every view, is graded on three views per photo, and is held to the course's 0.92")
+                 "on every view and is graded on three views per photo. Neither is the course's 0.92: that mark is "
+                 "for its fruit photos, and on these cut-outs (as few as 9 source photos of insects) the teacher's "
+                 "own full-mode solution stayed below 0.92, so it would fail a correct answer")
 HELDOUT_VIEWS = {"fast": 1, "full": 3}   # held-out views per source photo that the assessment evaluates
 TIMEOUT_S = 900
 _RESULT = "ASSESSMENT_RESULT "
