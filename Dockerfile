@@ -8,10 +8,10 @@
 FROM mambaorg/micromamba:1.5.8-bookworm-slim
 
 USER root
-# the offline data's Debian packages: the same list as tools/system_packages.sh
+# the offline data's Debian packages and bubblewrap (the grading sandbox): the same list as tools/system_packages.sh
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        dataset-fashion-mnist tuxpaint-stamps-default gcompris-qt-data \
+        dataset-fashion-mnist tuxpaint-stamps-default gcompris-qt-data bubblewrap \
     && rm -rf /var/lib/apt/lists/*
 
 # the environment: every pin from environment.yml (jupyterhub, jupyterlab and nbgrader among them)

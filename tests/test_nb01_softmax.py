@@ -10,7 +10,6 @@ import pytest
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_softmax_stability.ipynb"
 PROMISED = ("naive_softmax", "stable_softmax", "stable_log_softmax")
-GOLDEN_MARK = "# NBVAL_CHECK_OUTPUT"
 # McCaffrey's worked example: exponentials, their sum, the shifted exponentials; the probabilities.
 MCCAFFREY_FIGURES = ("20.0855", "148.4132", "7.3891", "175.8878", "0.1353", "0.0498", "0.1142", "0.8438")
 
@@ -43,7 +42,7 @@ def test_defines_the_promised_function_with_its_signature(notebook, name):
 
 
 def test_golden_outputs_show_mccaffreys_figures(notebook):
-    golden = [c for c in _code_cells(notebook) if GOLDEN_MARK in [line.strip() for line in c.source.splitlines()]]
+    golden = [c for c in _code_cells(notebook) if "nbval-check-output" in c.get("metadata", {}).get("tags", [])]
     text = "".join(o.get("text", "") for c in golden for o in c.get("outputs", []))
     missing = [figure for figure in MCCAFFREY_FIGURES if figure not in text]
     assert not missing, (f"{NOTEBOOK.name}: the stored golden outputs lack McCaffrey's figures {missing}; "

@@ -217,8 +217,8 @@ def grade(entries: list[Entry], assignments: dict[str, Assignment], opts: Option
                                  for e in item.assignment.exercises}
                 _score(item)
         uids: queue.Queue = queue.Queue()
-        for slot in range(max(1, opts.jobs)):
-            uids.put(sandbox.FIRST_UID + slot)
+        for uid in sandbox.batch_uids(max(1, opts.jobs)):
+            uids.put(uid)
         with ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
             list(pool.map(lambda pair: _run(pair[1], work, pair[0], opts, uids), enumerate(runnable)))
     finally:

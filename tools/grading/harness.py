@@ -76,6 +76,8 @@ def _memory_words(text: str) -> bool:
 
 def verdict(exercise: dict, ns: dict, limits: dict) -> dict:
     """In the forked child: the verdict of one exercise, as a dict (see module docstring, steps 1 to 5)."""
+    import torch._dynamo  # noqa: F401 - its first import rewraps torch.manual_seed: let it happen before the snapshot
+
     from helpers.exercises import NOT_DONE, PASSED, WRONG, Exercise, Outcome
 
     check, arg_code = resolve_check(exercise["check"], ns)

@@ -11,7 +11,7 @@ runtime: it needs no daemon and no image, starts in milliseconds, and as root gi
   harness, the student copy); a fresh ``/tmp``; one writable scratch folder;
 - a network namespace (no interface but its own loopback), a pid namespace (the submission sees
   only its processes, and everything in it dies with it), ipc and uts namespaces, a new session;
-- ``setpriv`` to a uid of its own (61000 + the job's slot) with no groups and no capabilities, so
+- ``setpriv`` to a uid of its own (a block per batch from 61000, one per job slot: ``batch_uids``) with no groups and no capabilities, so
   DAC keeps it out of whatever is not world-readable and ``RLIMIT_NPROC`` (which the kernel does
   not enforce for root) caps its processes and threads.
 
@@ -29,6 +29,16 @@ SCRATCH_ROOTS = ("/tmp", "/var/tmp", "/dev/shm")  # fresh and empty in the sandb
 NEVER_HIDDEN = {Path(p) for p in ("/", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/sys")}
 HIDDEN = ("/root", "/home", "/srv", "/mnt", "/media", "/run", "/var/lib", "/var/spool", "/var/mail", "/opt/nbgrader")
 FIRST_UID = 61000
+UIDS_PER_BATCH = 64  # at most this many jobs; each batch takes its own block, by its process id
+
+
+def batch_uids(jobs: int) -> list[int]:
+    """Return ``jobs`` uids for one batch, a block no other running batch uses (limits such as the process
+    count are per uid: two batches at once, e.g. the test suite's parallel workers, must not share one)."""
+    if not 1 <= jobs <= UIDS_PER_BATCH:
+        raise ValueError(f"--jobs must be 1 to {UIDS_PER_BATCH}, got {jobs}")
+    base = FIRST_UID + (os.getpid() % 2048) * UIDS_PER_BATCH
+    return list(range(base, base + jobs))
 HARNESS_DIR = Path(__file__).resolve().parent
 
 
