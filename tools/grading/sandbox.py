@@ -11,9 +11,9 @@ runtime: it needs no daemon and no image, starts in milliseconds, and as root gi
   harness, the student copy); a fresh ``/tmp``; one writable scratch folder;
 - a network namespace (no interface but its own loopback), a pid namespace (the submission sees
   only its processes, and everything in it dies with it), ipc and uts namespaces, a new session;
-- ``setpriv`` to a uid of its own (a block per batch from 61000, one per job slot: ``batch_uids``) with no groups and no capabilities, so
-  DAC keeps it out of whatever is not world-readable and ``RLIMIT_NPROC`` (which the kernel does
-  not enforce for root) caps its processes and threads.
+- ``setpriv`` to a uid of its own (a block per batch from 61000, one per job slot: ``batch_uids``)
+  with no groups and no capabilities, so DAC keeps it out of whatever is not world-readable and
+  ``RLIMIT_NPROC`` (which the kernel does not enforce for root) caps its processes and threads.
 
 Time, memory and output limits are set by the harness (per exercise) and by the batch (the whole job).
 """
