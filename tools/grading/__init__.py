@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="notebooks.py grade", description=__doc__.splitlines()[0])
     p.add_argument("submissions", nargs="+", type=Path, help="notebooks, folders of submissions, or LMS zips")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at a time (cores)")
+    p.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 64),
+                   help="submissions graded at a time (default: the cores, at most 64)")
     p.add_argument("--feedback", type=Path, help="write one feedback HTML per student into this folder")
     p.add_argument("--csv", type=Path, help="write one row per student (a column per exercise, the total)")
     p.add_argument("--cell-timeout", type=float, default=600.0, help="seconds one exercise's check may take")
