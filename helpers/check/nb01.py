@@ -165,7 +165,14 @@ def overflow_threshold(answer) -> str:
 
 
 def _softmax_cases(answer: Callable, log: bool) -> None:
-    """The checks both exercises share; ``log`` says whether log-probabilities are expected."""
+    """The checks both exercises share, in order; ``log`` says whether log-probabilities are expected."""
+    _extreme_logit_cases(answer, log)
+    _batch_cases(answer, log)
+    _mask_dtype_and_random_cases(answer, log)
+
+
+def _tools(log: bool) -> tuple[str, Callable, Callable]:
+    """(the function's name, the float64 reference, compare-to-the-reference) for softmax or log-softmax."""
     name = "log-softmax" if log else "softmax"
 
     def ref(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -176,6 +183,12 @@ def _softmax_cases(answer: Callable, log: bool) -> None:
         gap = _gap(out, ref(x, dim), relative=log)
         expect(gap <= tol, _versus(what, ref(x, dim), out, gap, tol))
 
+    return name, ref, compare
+
+
+def _extreme_logit_cases(answer: Callable, log: bool) -> None:
+    """McCaffrey's example, logits near 1000, pairs that overflow or underflow, the mean or minimum subtracted."""
+    name, ref, compare = _tools(log)
     x = torch.tensor(MCCAFFREY)
     out = _call(answer, x, -1)
     if log and torch.isfinite(out).all():
@@ -217,6 +230,11 @@ def _softmax_cases(answer: Callable, log: bool) -> None:
         raise Wrong(f"{name}([-1000, 0, 1000]) gave {_show(out)}: subtracting the mean or the minimum still "
                     "leaves exponents up to 1000 or 2000. Only the maximum makes every exponent <= 0")
 
+
+
+def _batch_cases(answer: Callable, log: bool) -> None:
+    """Rows of a batch: each row's own maximum and sum, keepdim on a square batch, the ``dim`` argument."""
+    name, ref, compare = _tools(log)
     x = torch.tensor([[1000.0, 1001.0, 999.0], [1.0, 2.0, 3.0]])
     out = _call(answer, x, -1)
     if not torch.isfinite(out[1]).all() or (not log and float(out[1].sum()) < 0.5):
@@ -250,6 +268,11 @@ def _softmax_cases(answer: Callable, log: bool) -> None:
                        f"{_show(ref(xt, 0), _digits(gap))}: use the `dim` argument in every reduction (max and sum), "
                        "not a fixed -1")
 
+
+
+def _mask_dtype_and_random_cases(answer: Callable, log: bool) -> None:
+    """Masked (-inf) entries, float16 and bfloat16, float64 precision, random logits at three scales."""
+    name, ref, compare = _tools(log)
     masked = torch.tensor([[1.0, -INF, 2.0], [-INF, -INF, -INF]])
     out = _call(answer, masked, -1)
     expected = ref(masked, -1)
