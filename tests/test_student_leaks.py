@@ -45,10 +45,6 @@ STUDENT_SOURCE = re.compile(r"^from helpers\.reference\.(nb\w+) import ([\w, ]+?
 CODE_SPAN = re.compile(r"```(?:python)?\n(.*?)```|`([^`\n]+)`", re.S)
 
 
-def _params(path: Path):
-    return list(NOTEBOOKS)
-
-
 def _code(cell) -> str:
     return "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
 
@@ -154,7 +150,7 @@ def student_copies(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("path", _params(NOTEBOOKS), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_student_copy_shows_a_solution_outside_its_cell(student_copies, path):
     teacher = nbformat.read(path, as_version=4)
     student = nbformat.read(student_copies / path.name, as_version=4)
@@ -187,7 +183,7 @@ def test_student_import_cells_are_replaced_in_the_student_copy(student_copies, p
 
 # ---- the teacher's notebooks: order, numbering, the reference modules -------------------------------
 
-@pytest.mark.parametrize("path", _params(NOTEBOOKS), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_exercise_comes_before_its_answer(path):
     nb = nbformat.read(path, as_version=4)
     fixed = _fixed_names(nb)
