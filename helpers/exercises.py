@@ -84,26 +84,23 @@ def _show(result: Outcome) -> None:
     verdict shown as HTML keeps its words whole; the output's plain-text form is the same line, for
     terminals, nbconvert and graders.
     """
-    shell = _kernel_shell()
-    if shell is None:
+    if not _in_kernel():
         print(result.line)
         return
     from IPython.display import display
 
-    mark, _, rest = result.line.partition(" ")
-    name, _, message = rest.partition(": ")
     style = ("white-space: pre-wrap; word-break: normal; overflow-wrap: break-word; "
              "font-family: var(--jp-code-font-family, monospace)")
     html_line = (f'<div style="{style}"><span style="color: {_COLOURS[result.status]}; font-weight: bold">'
-                 f"{html.escape(mark)} {html.escape(name)}:</span> {html.escape(message)}</div>")
+                 f"{result.line[0]} {html.escape(result.exercise)}:</span> {html.escape(result.message)}</div>")
     display({"text/plain": result.line, "text/html": html_line}, raw=True)
 
 
-def _kernel_shell():
-    """The running IPython kernel's shell, or None outside a kernel (a terminal, a test, a plain script)."""
+def _in_kernel() -> bool:
+    """Whether this runs in an IPython kernel (not a terminal, a test or a plain script)."""
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
-    return shell if shell is not None and getattr(shell, "kernel", None) is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 class Exercise:
