@@ -98,7 +98,7 @@ def _job(item: Graded, opts: Options) -> dict:
         exercises.append({"grade_id": ex.grade_id, "check": ex.check_source, "learner": list(so_far),
                           "missing": missing})
     limits = {"cell_timeout": opts.cell_timeout, "memory_mb": opts.memory_mb, "pids": opts.pids,
-              "output_bytes": int(opts.output_mb * 2**20)}
+              "output_bytes": int(opts.output_mb * 2**20), "own_pid_namespace": opts.sandboxed}
     return {"cells": job_cells(release_nb), "exercises": exercises, "limits": limits}
 
 

@@ -137,9 +137,24 @@ def child(exercise: dict, ns: dict, limits: dict, write_fd: int, result_fd: int)
     exit_(3)
 
 
-def _reap_all() -> None:
-    """Kill every process of this sandbox's user except this one (the pid namespace holds only ours)."""
-    for _ in range(50):
+def _reap_all(own_pid_namespace: bool) -> None:
+    """Kill every process of this sandbox's user except this one, and wait until none is left.
+
+    Only in the sandbox's own pid namespace: unsandboxed (``--allow-unsandboxed``) the same user's
+    other processes are the teacher's, so only this process's own children are reaped.
+
+    Orphans belong to the pid namespace's init (bubblewrap), not to this process, so "no children left"
+    does not mean "none left": a fork bomb's last processes, still counted by RLIMIT_NPROC, would make the
+    next exercise's fork fail. So it checks /proc (this namespace's) for any other process of this user.
+    """
+    if not own_pid_namespace:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        return
+    for _ in range(250):
         try:
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
@@ -148,8 +163,23 @@ def _reap_all() -> None:
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
         except ChildProcessError:
+            pass
+        if not _others_alive():
             return
         time.sleep(0.02)
+
+
+def _others_alive() -> bool:
+    """Whether any process of this user, other than this one, is still in the pid namespace (zombies too)."""
+    me, uid = os.getpid(), os.getuid()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and int(entry.name) != me:
+            try:
+                if entry.stat().st_uid == uid:
+                    return True
+            except FileNotFoundError:  # gone while looking
+                continue
+    return False
 
 
 def judge(exercise: dict, ns: dict, limits: dict, result_fd: int) -> dict:
@@ -180,7 +210,7 @@ def judge(exercise: dict, ns: dict, limits: dict, result_fd: int) -> dict:
             os.kill(pid, signal.SIGKILL)
             status = os.waitpid(pid, 0)[1]
             os.close(read_fd)
-            _reap_all()
+            _reap_all(limits["own_pid_namespace"])
             return {"status": "timeout", "kind": "timeout", "line": f"stopped after {limits['cell_timeout']:g} s: "
                     "the time limit for one exercise (an endless loop, or far too slow)"}
     while True:
@@ -190,7 +220,7 @@ def judge(exercise: dict, ns: dict, limits: dict, result_fd: int) -> dict:
             break
         data += chunk[: max(0, (1 << 20) - len(data))]
     os.close(read_fd)
-    _reap_all()
+    _reap_all(limits["own_pid_namespace"])
     return checked(data, status, limits)
 
 
