@@ -142,3 +142,101 @@ def test_grade_ids_are_unique_across_the_collection():
                 assert grade_id not in seen, f"grade_id {grade_id!r} is used in {seen[grade_id]} and {path.name}"
                 seen[grade_id] = path.name
     assert seen, "no exercise anywhere: notebook 00 should have two"
+
+
+# The layout every notebook follows (ARCHITECTURE.md, "A notebook's layout"): the first code cell sets up (imports, mode, device,
+# seed, paths); each section's settings sit in the first code cell of that section; what the notebook records
+# for results/*.json is gathered where it concludes, after its "## Summary" heading.
+SETUP_NAMES = {"MODE", "DEVICE", "SEED", "STARTED", "PLAN"}
+PATH_SUFFIXES = ("DIR", "ROOT", "PATH", "SCRIPTS", "FILE")
+
+
+def _sections(nb):
+    """(heading, [code cells]) for each ``## `` section, the cells above the first heading under ""."""
+    sections = [("", [])]
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            heading = next((line for line in cell.source.splitlines() if line.startswith("## ")), None)
+            if heading:
+                sections.append((heading, []))
+        elif cell.cell_type == "code":
+            sections[-1][1].append(cell)
+    return sections
+
+
+def _tree(cell) -> ast.Module:
+    return ast.parse("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+
+
+def _settings(tree: ast.AST) -> set[str]:
+    """UPPER_CASE names that ``tree`` assigns at its top level (a cell's settings)."""
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name) and name.id.isupper() and len(name.id) > 1:
+                    names.add(name.id)
+    return names
+
+
+def _picks(tree: ast.AST) -> int:
+    return sum(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "pick"
+               for n in ast.walk(tree))
+
+
+def _records(tree: ast.AST) -> int:
+    return sum(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "record"
+               and isinstance(n.func.value, ast.Name) and n.func.value.id == "helpers" for n in ast.walk(tree))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_layout_setup_first_settings_per_section_records_at_the_end(path):
+    nb = nbformat.read(path, as_version=4)
+    sections = _sections(nb)
+    code = [c for _, cells in sections for c in cells]
+    setup = _tree(code[0])
+    extra = {n for n in _settings(setup) - SETUP_NAMES if not n.endswith(PATH_SUFFIXES)}
+    assert not extra and not _picks(setup), (
+        f"{path.name}: the first code cell should hold imports, mode, device, seed and paths only; move "
+        f"{sorted(extra) or 'its helpers.pick settings'} to the top of the section that uses them")
+    summary = next((i for i, (heading, _) in enumerate(sections) if heading.startswith("## Summary")), None)
+    assert summary is not None, f"{path.name}: no '## Summary' section to gather the recorded results in"
+    for i, (heading, cells) in enumerate(sections):
+        for j, cell in enumerate(cells):
+            tree = _tree(cell)
+            if j > 0 or cell is code[0]:
+                late = _settings(tree) if cell is not code[0] else set()
+                assert not _picks(tree) and (not late or i >= summary), (
+                    f"{path.name}: section {heading or 'introduction'!r}, code cell {j + 1} sets "
+                    f"{sorted(late) or 'helpers.pick settings'}; a section's settings belong in its first code cell")
+            assert i >= summary or not _records(tree), (
+                f"{path.name}: section {heading or 'introduction'!r} calls helpers.record; gather the recorded "
+                "results in the conclusion, after '## Summary'")
+
+
+def test_the_layout_check_can_fail(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import helpers\nMODE = helpers.mode()\nLR = helpers.pick(fast=1, full=2)"),
+        nbformat.v4.new_markdown_cell("## 1. A section"),
+        nbformat.v4.new_code_cell("STEPS = 3"),
+        nbformat.v4.new_code_cell("EPOCHS = 2\nhelpers.record('x', 1)"),
+        nbformat.v4.new_markdown_cell("## Summary"),
+        nbformat.v4.new_code_cell("helpers.record('y', 2)"),
+    ])
+    path = tmp_path / "99_bad.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(AssertionError, match=r"LR"):
+        test_notebook_layout_setup_first_settings_per_section_records_at_the_end(path)
+    nb.cells[0].source = "import helpers\nMODE = helpers.mode()\nDATA_DIR = 'data'"
+    nbformat.write(nb, path)
+    with pytest.raises(AssertionError, match=r"EPOCHS"):
+        test_notebook_layout_setup_first_settings_per_section_records_at_the_end(path)
+    nb.cells[3].source = "helpers.record('x', 1)"
+    nbformat.write(nb, path)
+    with pytest.raises(AssertionError, match=r"gather the recorded"):
+        test_notebook_layout_setup_first_settings_per_section_records_at_the_end(path)
+    nb.cells[3].source = "x = 1"
+    nbformat.write(nb, path)
+    test_notebook_layout_setup_first_settings_per_section_records_at_the_end(path)
