@@ -144,9 +144,9 @@ def test_grade_ids_are_unique_across_the_collection():
     assert seen, "no exercise anywhere: notebook 00 should have two"
 
 
-# The layout every notebook follows (ARCHITECTURE.md, "A notebook's layout"): the first code cell sets up (imports, mode, device,
-# seed, paths); each section's settings sit in the first code cell of that section; what the notebook records
-# for results/*.json is gathered where it concludes, after its "## Summary" heading.
+# The layout every notebook follows (ARCHITECTURE.md, "A notebook's layout"): the first code cell sets up
+# (imports, mode, device, seed, paths); each section's settings sit in the first code cell of that section;
+# what the notebook records for results/*.json is gathered where it concludes, after its "## Summary" heading.
 SETUP_NAMES = {"MODE", "DEVICE", "SEED", "STARTED", "PLAN"}
 PATH_SUFFIXES = ("DIR", "ROOT", "PATH", "SCRIPTS", "FILE")
 
