@@ -86,6 +86,24 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     items.sort(key=order)
 
 
+# Test files that must run on one worker: both grade the one cached batch of tests/grading_support.py, which a
+# second worker would grade all over again (each worker imports every test module and caches its own batch).
+SHARED_WORKER = {"test_grading_cheats.py": "grading batch", "test_grading_hostile.py": "grading batch"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's file scheduling (``--dist loadfile``), except that SHARED_WORKER's files are one unit."""
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedBatchScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return SHARED_WORKER.get(Path(path).name, path)
+
+    return SharedBatchScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     path = report.nodeid.split("::", 1)[0]
     if path.endswith(".ipynb"):

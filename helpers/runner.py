@@ -108,9 +108,11 @@ def stop_tree(processes: Sequence[subprocess.Popen], grace: float, known: Iterab
             family.append(psutil.Process(pid))
         except psutil.NoSuchProcess:
             pass
+    groups = {p.pid for p in processes}
     _signal_groups(processes, signal.SIGTERM)
-    for p in family:
-        _quietly(p.terminate)
+    for p in family:  # one SIGTERM each: a second could interrupt the handler of the first
+        if _group_of(p.pid) not in groups:
+            _quietly(p.terminate)
     _, still = psutil.wait_procs(family, timeout=grace)
     _signal_groups(processes, signal.SIGKILL)
     for p in still:
@@ -126,6 +128,13 @@ def stop_tree(processes: Sequence[subprocess.Popen], grace: float, known: Iterab
 def _signal_groups(processes: Sequence[subprocess.Popen], sig: signal.Signals) -> None:
     for p in processes:  # the group outlives its leader while members of it run
         _quietly(os.killpg, p.pid, sig)
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
 
 
 def _quietly(call: Callable, *args: object) -> None:

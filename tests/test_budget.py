@@ -52,3 +52,23 @@ def test_budget_follows_the_mode_the_notebooks_run_in(monkeypatch, mode, budget)
     monkeypatch.delenv("COURSE_NOTEBOOK_BUDGET_S", raising=False)
     monkeypatch.setenv("COURSE_MODE", mode)
     assert conftest.budget_seconds() == budget
+
+
+class _Config:  # what a scheduler reads of pytest's config
+    def __init__(self, dist: str):
+        self.dist = dist
+
+    def getvalue(self, name):
+        return {"dist": self.dist, "tx": ["popen"] * 2, "numprocesses": 2}.get(name)
+
+
+def test_the_grading_tests_share_one_worker_and_other_files_do_not():
+    pytest.importorskip("xdist")
+    sched = load_conftest().pytest_xdist_make_scheduler(_Config("loadfile"), None)
+    scope = sched._split_scope
+    assert scope("tests/test_grading_cheats.py::test_a[x]") == scope("tests/test_grading_hostile.py::test_b")
+    assert scope("tests/test_grading_intake.py::test_c") != scope("tests/test_grading_cheats.py::test_a")
+    assert scope("notebooks/06_multi_gpu_training.ipynb::Cell 3") == "notebooks/06_multi_gpu_training.ipynb"
+    nb06 = "06_multi_gpu_training.ipynb::Cell 3"
+    assert scope(f"notebooks/{nb06}") != scope(f"build/student/{nb06}")
+    assert load_conftest().pytest_xdist_make_scheduler(_Config("load"), None) is None
