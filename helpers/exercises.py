@@ -118,7 +118,8 @@ class Exercise:
                            f"expected your function, got {type(answer).__name__} {answer!r}; "
                            f"pass the function itself, e.g. helpers.check.{self.name}({self.name})")
         try:
-            proof = self.checker(answer)
+            with _own_random_state():  # a check's draws must not change what the notebook draws next
+                proof = self.checker(answer)
         except Wrong as exc:
             return Outcome(self.name, WRONG, str(exc))
         except Exception as exc:  # noqa: BLE001 - the learner's code raised: say what it raised
@@ -137,6 +138,24 @@ class Exercise:
 
     def __repr__(self) -> str:
         return f"<exercise check {self.name}>"
+
+
+@contextlib.contextmanager
+def _own_random_state() -> Iterator[None]:
+    """Restore torch's, Python's and NumPy's global random states afterwards (CUDA's only if already in use)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 def exercise(checker: Callable[[Callable], str]) -> Exercise:

@@ -77,3 +77,29 @@ def test_in_a_kernel_the_verdict_is_coloured_html_that_wraps_between_words(tmp_p
     assert wrong["text/plain"] == "✗ doubling: twice two is four, not <b>2"
     assert "#cf222e" in wrong["text/html"] and "&lt;b&gt;2" in wrong["text/html"]
     assert "word-break: normal" in wrong["text/html"]
+
+
+def test_a_check_leaves_the_notebooks_random_numbers_alone():
+    """A check that seeds and draws (e.g. to build a test model) must not change what the notebook draws next."""
+    import random
+
+    import numpy as np
+    import torch
+
+    @exercise
+    def seeds_and_draws(answer):
+        torch.manual_seed(0), random.seed(0), np.random.seed(0)
+        torch.rand(3), random.random(), np.random.rand()
+        return "drew"
+
+    def draws():
+        return torch.rand(2).tolist(), random.random(), np.random.rand()
+
+    torch.manual_seed(123), random.seed(123), np.random.seed(123)
+    expected = draws()
+    torch.manual_seed(123), random.seed(123), np.random.seed(123)
+    assert seeds_and_draws.outcome(lambda: None).passed
+    assert draws() == expected
+    torch.manual_seed(123)
+    seeds_and_draws.checker(lambda: None)  # without the protection, the draws change: the test can fail
+    assert torch.rand(2).tolist() != expected[0]
