@@ -1,11 +1,6 @@
 """The hub: jupyterhub_config.py written from the classroom's state, started, waited for, stopped.
-
-JupyterHub runs as root (the local-process spawner starts each user's server as that Unix user),
-listens on 127.0.0.1 unless CLASSROOM_IP says otherwise, and starts configurable-http-proxy from
-the project-local `.node/` (tools/classroom/install_proxy.sh). Stopping ends the hub, its proxy and
-every process of the classroom's users, by process id; the course, the exchange, the homes and the
-hub's database stay, so a restart finds the gradebook and the submissions where they were.
-"""
+JupyterHub runs as root on 127.0.0.1 (CLASSROOM_IP); stopping ends the hub, its proxy and the users'
+processes by pid, and keeps the course, exchange, homes and database for a restart."""
 from __future__ import annotations
 
 import json
