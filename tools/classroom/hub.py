@@ -17,6 +17,7 @@ import psutil
 
 from .env import user_environment
 from .layout import REPO, Classroom, ClassroomError
+from .users import exists
 
 PROXY = REPO / ".node" / "node_modules" / ".bin" / "configurable-http-proxy"
 
@@ -138,18 +139,8 @@ def _pids_of(room: Classroom, owners: list[str]) -> list[psutil.Process]:
     """Every process owned by one of `owners` (the accounts this classroom created)."""
     import pwd
 
-    uids = {pwd.getpwnam(u).pw_uid for u in owners if _known(u)}
+    uids = {pwd.getpwnam(u).pw_uid for u in owners if exists(u)}
     return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids]
-
-
-def _known(user: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(user)
-    except KeyError:
-        return False
-    return True
 
 
 def _end(procs: list[psutil.Process], grace: float) -> None:

@@ -18,39 +18,25 @@ class ClassroomError(Exception):
     """A classroom cannot be set up, started or graded; the message says what to do."""
 
 
+def _under_root(*parts: str) -> property:
+    """A read-only ``Path`` property: the classroom's ``root`` joined with ``parts``."""
+    return property(lambda self: self.root.joinpath(*parts))
+
+
 @dataclass
 class Classroom:
     root: Path
     teacher: str = "teacher"
     students: list[str] = field(default_factory=list)
 
-    @property
-    def hub(self) -> Path:
-        return self.root / "hub"
-
-    @property
-    def env(self) -> Path:
-        return self.root / "env"
-
-    @property
-    def python(self) -> Path:
-        return self.env / "bin" / "python"
-
-    @property
-    def teacher_config(self) -> Path:
-        return self.root / "config" / "teacher"
-
-    @property
-    def course(self) -> Path:
-        return self.root / "course"
-
-    @property
-    def exchange(self) -> Path:
-        return self.root / "exchange"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "state.json"
+    # The folders and files under root (ARCHITECTURE.md, "The classroom"); no annotation: not dataclass fields
+    hub = _under_root("hub")
+    env = _under_root("env")
+    python = _under_root("env", "bin", "python")
+    teacher_config = _under_root("config", "teacher")
+    course = _under_root("course")
+    exchange = _under_root("exchange")
+    state_file = _under_root("state.json")
 
     def home(self, user: str) -> Path:
         return self.root / "home" / user
