@@ -1,4 +1,4 @@
-"""Execute, store and clean the course notebooks (the commands: ``USAGE``; exercises: docs/exercises.md)."""
+"""Execute, store and clean the course notebooks (exercises, student copies and grading: docs/exercises.md)."""
 from __future__ import annotations
 
 import argparse
