@@ -1,6 +1,6 @@
-"""Files on disk: atomic writes, sha256 checksums, and a socket timeout for downloads (notebooks 00,
-05b, 06). A crash never leaves a half-written file behind, a corrupt file is named and deleted,
-and a download gives up instead of hanging."""
+"""Files on disk: atomic writes, sha256 checksums, download timeouts (notebooks 00, 05b, 06).
+A crash never leaves a half-written file behind, a corrupt file is named and deleted, and a
+download gives up instead of hanging."""
 from __future__ import annotations
 
 import contextlib

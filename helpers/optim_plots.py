@@ -1,6 +1,5 @@
-"""Plotting optimizer trajectories on 2-D functions (notebook 04; the slider panel:
-widgets.optimizer_panel). The optimizers themselves are teaching code and live in the notebook;
-this only draws what they did."""
+"""Plotting optimizer trajectories on 2-D functions (notebook 04; sliders: widgets.optimizer_panel).
+The optimizers themselves are teaching code and live in the notebook; this draws what they did."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence

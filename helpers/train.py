@@ -1,5 +1,5 @@
-"""A plain classification training loop with a progress bar and a per-epoch history (notebooks 00,
-02 on). The loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, step."""
+"""A plain classification training loop, with a progress bar and a history (notebook 02 on).
+The loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, step."""
 from __future__ import annotations
 
 import math
