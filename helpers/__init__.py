@@ -1,17 +1,6 @@
-"""Shared helpers for the course notebooks: configuration, devices, data, training, plots.
-
-Every notebook starts with ``import helpers`` (installed in the virtual environment by
-``make run``), so the plumbing lives here and the lesson stays in the notebook. Names used
-by several notebooks are re-exported here: notebooks call them as ``helpers.NAME``. The
-modules and what each owns are listed in ARCHITECTURE.md.
-
-Photos (PIL) and plots (matplotlib, which loads PIL) are imported on first use
-(``_LAZY`` below), so ``import helpers`` in notebooks 00 and 01 loads neither.
-
-``helpers.record``/``helpers.recorded`` (``results``: key results of a run) and
-``helpers.check.<exercise>(answer)`` (``check``: the exercises' checks, one module per
-notebook, built on ``exercises``) serve every notebook; see docs/exercises.md.
-"""
+"""Shared helpers for the course notebooks: the plumbing, so that the lesson stays in the notebook.
+Names several notebooks use are re-exported as ``helpers.NAME``; photos and plots load on first
+use (``_LAZY``), so ``import helpers`` stays light (ARCHITECTURE.md: the modules, the rules)."""
 from importlib import import_module
 
 from . import check as check  # helpers.check.<exercise>(answer); imports only torch

@@ -10,13 +10,9 @@ from pathlib import Path
 
 
 def read_qt_resources(path: Path | str) -> dict[str, bytes]:
-    """Return ``{resource path: file bytes}`` for every file in a Qt ``.rcc`` bundle (used by :mod:`helpers.photos`).
-
-    A plain-Python reader of Qt's binary resource format (versions 1 to 3): a header
-    ``qres``, a tree of nodes, a table of UTF-16 names and the data. zlib-compressed files
-    are unpacked; zstd-compressed ones (flag 4, Qt 5.13+) are left out, as Python has no
-    zstd reader built in. Raises ``ValueError`` for a file that is not a Qt resource bundle.
-    """
+    """Return ``{resource path: bytes}`` for each file in a Qt ``.rcc`` bundle (for ``photos``).
+    Format versions 1 to 3; zlib files are unpacked, zstd ones left out (no zstd in Python's
+    standard library). ``ValueError`` for a file that is not a Qt resource bundle."""
     blob = Path(path).read_bytes()
     if blob[:4] != b"qres" or len(blob) < 20:
         raise ValueError(f"{path} is not a Qt resource bundle (it does not start with 'qres')")

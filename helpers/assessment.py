@@ -1,22 +1,5 @@
-"""The assessment's grader: a saved state dict, loaded in a fresh process, scored on held-out photos.
-
-Introduced in notebook 08. :func:`run_assessment` starts a **fresh Python process** (``python -I``:
-no ``PYTHONPATH``, no user site; it imports these helpers from the folder they are installed in,
-never from the notebook), which
-
-1. loads the file with ``torch.load(path, weights_only=True)`` (a pickle that would run code, or a
-   whole pickled model, is refused) and requires a plain state dict of tensors;
-2. builds the architecture the task asks for, ``nn.Sequential(EfficientNet-Lite0, nn.Linear(1000, 6))``,
-   and loads the state dict strictly (a head with 2 outputs, missing or extra keys: refused);
-3. re-renders every held-out view it will use from the installed Tux Paint sources and requires the
-   file in ``data/assessment_heldout/`` to be byte for byte the same (edited, relabelled or missing
-   photos are caught); the labels come from the sources' Tux Paint folders, not from any file;
-4. runs the model in ``eval()`` mode with the network's own preprocessing, and returns the accuracy
-   per class and overall.
-
-Every failure is one message and a score of 0. The pass mark is :data:`PASS_MARK`, lower than the course's
-0.92, and lower again in fast mode (the reasons are in ``PASS_MARK_WHY``).
-"""
+"""The assessment's grader (notebook 08): a saved state dict, loaded in a fresh process, scored on
+held-out photos; each step refuses a way to game the score (ARCHITECTURE.md, "The assessment")."""
 from __future__ import annotations
 
 import json
@@ -146,11 +129,9 @@ def _heldout(data: Path, mode: str) -> list[tuple[bytes, int, str]]:
 
 
 def evaluate_saved_model(path: Path | str, data: Path | str | None = None, mode: str | None = None) -> dict:
-    """Return the assessment of the state dict at ``path``, computed in THIS process (notebook 08, via run_assessment).
-
-    ``{"ok": True, "accuracy", "per_class", "n"}`` or ``{"ok": False, "message"}``. Called by the
-    fresh process that :func:`run_assessment` starts; tests call it directly.
-    """
+    """Return the assessment of the state dict at ``path``, computed in THIS process (notebook 08,
+    via run_assessment). ``{"ok": True, "accuracy", "per_class", "n"}`` or ``{"ok": False,
+    "message"}``; run by the fresh process :func:`run_assessment` starts (and by the tests)."""
     import io
 
     import torch
@@ -180,12 +161,9 @@ def _child(path: str) -> None:
 
 
 def run_assessment(path: Path | str, *, timeout: float = TIMEOUT_S) -> AssessmentResult:
-    """Return the assessment of the model saved at ``path``, evaluated in a fresh process; record it (notebook 08).
-
-    Records ``assessment_accuracy``, ``assessment_passed`` and ``assessment_pass_mark``. Under nbgrader
-    (autograde or validate) a failed assessment raises ``ExerciseNotPassed`` after the report, so the
-    graded cell scores 0; interactively it never raises.
-    """
+    """Return the assessment of the model at ``path``, from a fresh process; recorded (notebook 08).
+    Under nbgrader a failed assessment raises ``ExerciseNotPassed`` after the report (the graded
+    cell scores 0); interactively it never raises."""
     mode = config.mode()
     mark = PASS_MARK[mode]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}

@@ -1,23 +1,6 @@
-"""The assessment's photos: six classes of Tux Paint photo cut-outs, several views each on varied backgrounds.
-
-Introduced in notebook 08. Debian's ``tuxpaint-stamps-default`` (GPL-2) ships photo cut-outs
-(RGBA PNG, about 200 px) of birds, mammals, insects (Tux Paint's folder, a slug and a woodlouse
-included), fruit, vegetables and flowers. :func:`build_assessment_data` turns each source photo
-into several *views* (scaled, flipped, turned, placed on a solid, gradient, noise or texture
-background) and splits **by source photo**: every view of a photo lands in one split, so no view
-of a training photo is ever held out. The splits:
-
-- ``train`` and ``valid`` in ``data/assessment/`` (the notebook reads these);
-- ``heldout`` in ``data/assessment_heldout/`` (the notebook never reads it; only
-  :func:`helpers.assessment.run_assessment` does, in a fresh process).
-
-Everything is seeded from the source's path, so a build is the same on every machine with the same
-Pillow. A build is written into a hidden staging folder and moved into place when complete, the
-manifest (every file with its sha256, source photo, class and split) last; a folder without a
-complete manifest is rebuilt. The assessment re-renders the held-out views from the installed
-sources and compares them byte for byte (:func:`render_bytes`), so editing the held-out folder, its
-labels or the manifest is caught.
-"""
+"""The assessment's photos (notebook 08): six classes of Tux Paint photo cut-outs, several views
+each. Split by source photo, so no view of a training photo is held out; seeded, staged, and
+checked byte for byte by the grader (ARCHITECTURE.md, "The assessment")."""
 from __future__ import annotations
 
 import hashlib
@@ -74,10 +57,8 @@ def _key(text: str) -> str:
 
 def plan(stamps: Path | str = TUXPAINT_STAMPS) -> list[Source]:
     """Return every source photo with its class and split, the same on every machine (notebook 08).
-
     Cartoons, toys and mirrored copies are left out. Per class, sources are ordered by a hash of
-    their path; the first quarter is held out, the next 15 % validates, the rest trains.
-    """
+    their path; the first quarter is held out, the next 15 % validates, the rest trains."""
     stamps = Path(stamps)
     if not stamps.is_dir():
         raise AssessmentDataError(f"{stamps} is missing: the assessment's photos come from the Debian package "
@@ -209,11 +190,9 @@ def _build(folder: Path, sources: list[Source], splits: tuple[str, ...]) -> dict
 
 
 def build_assessment_data(data: Path | str | None = None) -> AssessmentData:
-    """Return the assessment's folders, building them first when missing or incomplete (notebook 08).
-
-    ``data`` is the data folder (default: :func:`helpers.config.data_dir`); the learner's splits go
-    to ``data/assessment/{train,valid}/<class>/``, the held-out views to ``data/assessment_heldout/``.
-    """
+    """Return the assessment's folders, built first when missing or incomplete (notebook 08).
+    ``data/assessment/{train,valid}/<class>/`` for the learner, ``data/assessment_heldout/`` for
+    the grader alone (``data`` defaults to :func:`helpers.config.data_dir`)."""
     data = Path(data) if data is not None else config.data_dir()
     root, heldout = data / FOLDER, data / HELDOUT_FOLDER
     sources = None

@@ -26,22 +26,17 @@ class ConfigError(ValueError):
 
 
 def normalise_mode(value: str | None) -> str | None:
-    """Return ``COURSE_MODE``'s value as the notebooks read it: stripped and lower-case, None when empty (notebook 00).
-
-    The one spelling rule, shared by :func:`mode` and the test suite's time budget (conftest.py),
-    so that ``COURSE_MODE=Fast`` is fast mode for both. Validity is :func:`mode`'s job.
-    """
+    """Return ``COURSE_MODE`` as notebooks read it: stripped, lower-case or None (notebook 00).
+    The one spelling rule, shared by :func:`mode` and conftest.py's time budget; validity is
+    :func:`mode`'s job."""
     value = (value or "").strip().lower()
     return value or None
 
 
 def mode() -> str:
-    """Return ``"fast"`` or ``"full"`` from ``COURSE_MODE`` (notebook 00).
-
-    Spelling is free (``Fast``, `` FULL ``, see :func:`normalise_mode`). Unset or empty:
-    ``"full"`` when CUDA is available, ``"fast"`` otherwise. Any other value raises
-    :class:`ConfigError` naming the allowed values.
-    """
+    """Return ``"fast"`` or ``"full"`` from ``COURSE_MODE`` (notebook 00). Unset or empty:
+    ``"full"`` when CUDA is available, else ``"fast"``; any other value than these two (in any
+    spelling) raises :class:`ConfigError` naming the allowed values."""
     value = normalise_mode(os.environ.get("COURSE_MODE"))
     if value is None:
         return "full" if torch.cuda.is_available() else "fast"
@@ -55,13 +50,9 @@ def mode() -> str:
 
 
 def device_setting() -> str | None:
-    """Return ``COURSE_DEVICE`` as ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``, or None when unset (notebook 00).
-
-    Spelling is free (`` CUDA:1 ``). Any other value, including kinds torch knows but the
-    course does not run on (``xpu``, ``hpu``, ``meta``), raises :class:`ConfigError` naming
-    the variable and the choices. Whether this machine has the device is
-    :func:`helpers.device.pick_device`'s question.
-    """
+    """Return ``COURSE_DEVICE``: ``cpu``, ``cuda``, ``cuda:N``, ``mps``, or None (notebook 00).
+    Anything else (``xpu``, ``meta``...) raises :class:`ConfigError`; whether this machine has
+    the device is :func:`helpers.device.pick_device`'s question."""
     raw = os.environ.get("COURSE_DEVICE", "")
     value = raw.strip().lower()
     if not value:
@@ -81,11 +72,8 @@ def pick(*, fast: T, full: T) -> T:
 
 
 def seed_everything(seed: int = 0) -> int:
-    """Seed Python, NumPy and torch (CPU and every GPU); return the seed (notebook 00).
-
-    Seeding makes a run repeatable on the same machine and software; results on a
-    CPU and a GPU still differ in the last digits.
-    """
+    """Seed Python, NumPy and torch (CPU and every GPU); return the seed (notebook 00). Repeatable
+    on the same machine and software; a CPU and a GPU still differ in the last digits."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ConfigError(f"seed must be a non-negative int, got {seed!r}")
     random.seed(seed)
@@ -95,22 +83,16 @@ def seed_everything(seed: int = 0) -> int:
 
 
 def data_path() -> Path:
-    """Return the data folder's path without creating it: ``COURSE_DATA`` or the repository's ``data/`` (notebook 00).
-
-    ``~`` is expanded, and a relative path is taken from the repository root (not the current
-    folder, which is ``notebooks/`` in a notebook and the root for ``make data``), so both
-    find the same folder.
-    """
+    """Return the data folder's path, not created: ``COURSE_DATA`` or ``data/`` (notebook 00).
+    ``~`` is expanded and a relative path starts at the repository root, so notebooks and ``make
+    data`` find the same folder."""
     override = os.environ.get("COURSE_DATA", "").strip()
     return REPO_ROOT / Path(override).expanduser() if override else REPO_ROOT / "data"
 
 
 def data_dir() -> Path:
     """Return the folder for downloaded and unpacked data, created if missing (notebook 00).
-
-    Default: the repository's ``data/``. ``COURSE_DATA=/some/folder`` overrides it (see
-    :func:`data_path`: ``~`` and relative paths work the same for notebooks and ``make data``).
-    """
+    Default: the repository's ``data/``; ``COURSE_DATA`` overrides it (:func:`data_path`)."""
     path = data_path()
     if path.exists() and not path.is_dir():
         raise ConfigError(f"COURSE_DATA points to {path}, which is a file, not a folder. "

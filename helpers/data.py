@@ -1,10 +1,6 @@
-"""Datasets: one registry of sources with checksums and licences, and loaders.
-
-Introduced in notebook 00 (Fashion-MNIST). The doggy-door photos (05a, 05b) are built by
-:mod:`helpers.photos` and :mod:`helpers.door_data` instead.
-Every dataset lives under :func:`helpers.config.data_dir` (``data/`` by default,
-``COURSE_DATA`` to move it).
-"""
+"""Datasets: one registry of sources with checksums and licences, and loaders (notebook 00:
+Fashion-MNIST). Everything lives under :func:`helpers.config.data_dir`; the doggy-door photos
+(05a, 05b) are built by :mod:`helpers.photos` and :mod:`helpers.door_data` instead."""
 from __future__ import annotations
 
 import errno
@@ -39,15 +35,9 @@ _UNWRITABLE = {errno.EROFS: "is on a read-only file system",
 
 
 def folder_error(exc: OSError, *, folder: Path | None = None, need: str = "") -> DataFolderError | None:
-    """Return ``exc`` as a :class:`DataFolderError` when a data folder is unwritable, else None (notebook 00).
-
-    Used by ``make data`` too.
-
-    Read-only file systems, full disks and missing permissions become one line that names the
-    folder (the error's file, else ``folder``, else the data folder) and the fix (another
-    ``COURSE_DATA``, or ``need``, the room to free); any other error gives None, for the
-    caller to raise as it is.
-    """
+    """Return ``exc`` as a ``DataFolderError`` if a folder is unwritable, else None (notebook 00).
+    Read-only, full or forbidden: one line naming the folder and the fix (another
+    ``COURSE_DATA``, or the room ``need`` to free). ``make data`` uses it too."""
     if isinstance(exc, DataFolderError):
         return exc
     what = _UNWRITABLE.get(exc.errno)
@@ -110,16 +100,9 @@ FASHION_MNIST_SIZE = "about 55 MB"  # the four unpacked files
 
 def prepare_fashion_mnist(*, system_dir: Path | str = FASHION_MNIST_SYSTEM_DIR,
                           download: bool = True, timeout: float = 30.0) -> tuple[Path, str]:
-    """Return ``(root, source)`` once the Fashion-MNIST files are in ``data/FashionMNIST/raw/`` (notebook 00).
-
-    Sources in order: the cache, the Debian copy (unpacked from ``system_dir``), then
-    torchvision's download with a socket timeout. Every file is checked against the
-    registry's sha256; a corrupt cached file is deleted and fetched again from the next
-    source in the same run (``source`` says so). Raises :class:`DataNotFound` naming the fix
-    when all fail, :class:`ChecksumMismatch` when the Debian copy itself is corrupt, and
-    :class:`DataFolderError` (one line: the folder and the fix) when the data folder is
-    read-only or full.
-    """
+    """Return ``(root, source)`` once Fashion-MNIST is in ``data/FashionMNIST/raw/`` (notebook 00).
+    Sources: the cache, the Debian copy, torchvision's download; a file failing its sha256 is
+    deleted, the next source tried. Raises DataNotFound, ChecksumMismatch or DataFolderError."""
     raw = config.data_path() / "FashionMNIST" / "raw"
     try:
         return _fetch_fashion_mnist(config.data_dir(), Path(system_dir), download=download, timeout=timeout)
@@ -186,11 +169,9 @@ def _fetch_fashion_mnist(root: Path, system_dir: Path, *, download: bool, timeou
 
 
 def fashion_mnist(train: bool = True, transform=None) -> FashionMNIST:
-    """Return torchvision's ``FashionMNIST`` (train or test split), preparing the files first (notebook 00).
-
-    See :func:`prepare_fashion_mnist` for the sources tried. Default transform: none (PIL
-    images); use :func:`as_tensors` to hold the whole split as tensors instead.
-    """
+    """Return torchvision's ``FashionMNIST`` split, preparing the files first (notebook 00).
+    Sources: :func:`prepare_fashion_mnist`. Default transform: none (PIL images);
+    :func:`as_tensors` holds the whole split as tensors instead."""
     from torchvision.datasets import FashionMNIST
 
     root, _ = prepare_fashion_mnist()
@@ -199,14 +180,9 @@ def fashion_mnist(train: bool = True, transform=None) -> FashionMNIST:
 
 def as_tensors(dataset: Dataset, device: torch.device | str = "cpu", *,
                limit: int | None = None) -> TensorDataset:
-    """Return the whole (small) dataset as one ``TensorDataset`` of (images, labels) on ``device`` (notebook 00).
-
-    Images become float32 in [0, 1] with a channel axis (N, 1, 28, 28 for Fashion-MNIST);
-    labels become int64. ``limit`` keeps the first ``limit`` items. Keeping data on the
-    device means the training loop is not starved by per-item Python work (the course's
-    ``MyDataset`` idea). Works for torchvision's MNIST family directly and for any dataset
-    whose items are ``(tensor or PIL image, int)``.
-    """
+    """Return a small dataset as one ``TensorDataset`` (images, labels) on ``device`` (notebook 00).
+    float32 images in [0, 1] with a channel axis, int64 labels, the first ``limit`` items: on the
+    device, training is not starved by per-item Python work (the course's ``MyDataset`` idea)."""
     n = len(dataset) if limit is None else min(limit, len(dataset))
     if n == 0:
         raise ValueError("as_tensors got an empty dataset: nothing to train on.")

@@ -14,12 +14,9 @@ from . import config
 
 
 def pick_device() -> torch.device:
-    """Return CUDA if available, else Apple MPS, else CPU (notebook 00).
-
-    ``COURSE_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice; any other
-    value raises :class:`helpers.config.ConfigError` (see :func:`helpers.config.device_setting`),
-    and asking for a device this machine does not have raises ``RuntimeError``.
-    """
+    """Return CUDA if available, else Apple MPS, else CPU (notebook 00). ``COURSE_DEVICE`` overrides
+    the choice (:func:`helpers.config.device_setting`); a device this machine does not have
+    raises ``RuntimeError``."""
     override = config.device_setting()
     if override:
         device = torch.device(override)
@@ -47,11 +44,8 @@ def _mps_available() -> bool:
 
 
 def model_device(module: nn.Module) -> torch.device:
-    """Return the device of ``next(module.parameters())`` (notebook 00).
-
-    Raises ``ValueError`` for a module that has no parameters (``nn.ReLU()``, say), whose
-    device is not defined.
-    """
+    """Return the device of ``next(module.parameters())`` (notebook 00). Raises ``ValueError`` for a
+    module without parameters (``nn.ReLU()``), whose device is not defined."""
     try:
         return next(module.parameters()).device
     except StopIteration:

@@ -58,12 +58,9 @@ def _resize_short_side(image: Image.Image, side: int) -> Image.Image:
 
 
 def make_views(image: Image.Image, count: int, *, seed: int | str, side: int = VIEW_SIDE) -> list[Image.Image]:
-    """Return ``count`` views of one photo: the photo itself, then seeded crops, flips and small turns (notebook 05b).
-
-    The same ``seed`` gives the same views on every machine. Views keep at least 55 % of the
-    photo's area so the animal stays in the picture; each is shrunk to ``side`` pixels on its
-    shorter side (never enlarged).
-    """
+    """Return ``count`` views of a photo: itself, then seeded crops, flips, turns (notebook 05b). A
+    view keeps at least 55 % of the area (the animal stays in) and is shrunk, never enlarged, to
+    ``side`` pixels on its shorter side; the same ``seed`` gives the same views everywhere."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     image = to_rgb(image)
@@ -156,12 +153,9 @@ def _clean_interrupted(root: Path) -> bool:
 
 
 def _move_in(root: Path, staging: Path, manifest: dict) -> dict:
-    """Move a finished build from ``staging`` into ``root``, the manifest last; return the manifest as written.
-
-    The pending list is written first, so an interruption while moving is recognised and undone
-    by :func:`_clean_interrupted`. A file of yours that has a built file's name is kept, and
-    the built one dropped.
-    """
+    """Move a finished build from ``staging`` into ``root``, the manifest last; return the manifest
+    as written. The pending list is written first, so :func:`_clean_interrupted` can undo an
+    interrupted move; a file of yours with a built file's name is kept and the built one dropped."""
     files = {rel: src for rel, src in manifest["files"].items() if not (root / rel).exists()}
     manifest = {**manifest, "files": files}
     _write_manifest(root, manifest, PENDING)
@@ -265,11 +259,9 @@ class _Pet:
 def build_door_data(root: Path | str | None = None, *, online: bool = False, timeout: float = 5.0,
                     rebuild: bool = False,
                     offline: Callable[[], list[SourcePhoto]] = offline_sources) -> DoorData:
-    """Return the doggy-door photos, filling ``data/presidential_doggy_door/`` first if needed (notebook 05b).
-
-    Sources in order: your own photos, Oxford-IIIT Pet (``online`` only), the offline default; a build
-    is staged and moved in whole, and your photos are never deleted (ARCHITECTURE.md, "The doggy door").
-    """
+    """Return the doggy-door photos, filling ``presidential_doggy_door/`` if needed (notebook 05b).
+    Sources: your photos, Oxford-IIIT Pet (``online`` only), the offline default; staged and
+    moved in whole; your photos are never deleted (ARCHITECTURE.md, "The doggy door")."""
     root = Path(root) if root is not None else config.data_dir() / "presidential_doggy_door"
     root.mkdir(parents=True, exist_ok=True)
     interrupted = _clean_interrupted(root)

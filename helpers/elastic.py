@@ -1,8 +1,6 @@
-"""Two ``torchrun`` agents on one machine as two "nodes" of an elastic job, and losing one (notebook 06).
-
-Each agent is a subprocess (node A hosts the c10d store), its output streamed with a ``[node X]`` prefix;
-workers run in sessions of their own, so a node's are found through its process tree (``psutil``).
-"""
+"""Two ``torchrun`` agents on one machine as two "nodes" of an elastic job (notebook 06).
+Node A hosts the c10d store; output is streamed with a ``[node X]`` prefix; workers run in
+sessions of their own, so a node's are found through its process tree (``psutil``)."""
 from __future__ import annotations
 
 import contextlib
@@ -61,11 +59,9 @@ def agent_command(script: str | Path, args: Sequence[str] = (), *, endpoint: str
                   nnodes: str = "1:2", nproc_per_node: int = 1, max_restarts: int = 1,
                   backend: str = "c10d", is_host: bool | None = None,
                   rdzv_conf: Mapping[str, int] | None = None, monitor_interval: float = 0.2) -> list[str]:
-    """Return the ``python -m torch.distributed.run`` argument list of one node of an elastic job (notebook 06).
-
-    Every node gets the same ``--nnodes`` (``MIN:MAX``), backend, endpoint and ``--rdzv-id``; ``is_host``
-    says which agent runs the c10d store (``None``: torchrun guesses, and on one machine every agent would).
-    """
+    """Return the ``torchrun`` arguments of one node of an elastic job (notebook 06). Every node
+    gets the same ``--nnodes``, backend, endpoint and ``--rdzv-id``; ``is_host`` names the c10d
+    store's agent (``None``: torchrun guesses, and on one machine every agent would host)."""
     if nproc_per_node < 1:
         raise ValueError(f"nproc_per_node must be at least 1, got {nproc_per_node}")
     if max_restarts < 0:
@@ -85,12 +81,9 @@ def agent_command(script: str | Path, args: Sequence[str] = (), *, endpoint: str
 
 
 class ElasticJob:
-    """An elastic job of ``nodes`` torchrun agents on this machine (notebook 06); use it as a context manager.
-
-    Nothing starts before :meth:`start` (or ``with``). With ``c10d`` the first node hosts the store; with
-    ``etcd-v2``, ``endpoint`` names a running etcd server. ``echo`` gets each line as ``[node A] ...``;
-    past ``timeout`` seconds :meth:`wait_for` and :meth:`wait` stop everything and raise ``LaunchTimeout``.
-    """
+    """An elastic job of ``nodes`` torchrun agents on this machine (notebook 06); a context manager.
+    ``c10d``: the first node hosts the store; ``etcd-v2``: ``endpoint`` names an etcd server.
+    Past ``timeout``, :meth:`wait_for` and :meth:`wait` stop it all and raise ``LaunchTimeout``."""
 
     def __init__(self, script: str | Path, args: Sequence[str] = (), *, nodes: Sequence[str] = ("A", "B"),
                  nnodes: str | None = None, nproc_per_node: int = 1, max_restarts: int = 1,
@@ -228,11 +221,9 @@ class EtcdUnavailable(RuntimeError):
 
 @contextlib.contextmanager
 def etcd_server(data_dir: str | Path, *, timeout: float = 30.0) -> Iterator[str]:
-    """Run a one-member etcd server with its v2 API on free local ports; yield its ``host:port`` (notebook 06).
-
-    A rendezvous store on no training node (``--rdzv-backend=etcd-v2``); stopped on exit. Raises
-    :class:`EtcdUnavailable` saying what to install when the server or the ``python-etcd`` client is missing.
-    """
+    """Run a one-member etcd server (v2 API) on free local ports; yield ``host:port`` (notebook 06).
+    A rendezvous store on no training node, stopped on exit; :class:`EtcdUnavailable` says what
+    to install when the server or the ``python-etcd`` client is missing."""
     binary = shutil.which("etcd")
     if binary is None:
         raise EtcdUnavailable("no `etcd` program on PATH: the etcd-v2 rendezvous needs an etcd server. "

@@ -1,25 +1,6 @@
-"""Exercises with instant feedback: the machinery behind ``helpers.check.<exercise>(answer)``.
-
-How an exercise is written (the whole convention is in ``docs/exercises.md``):
-
-- the learner completes a **function** in a solution cell (nbgrader metadata ``solution: true``
-  and a ``grade_id``); its body sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION``, which
-  ``make student`` replaces with ``raise NotImplementedError()``;
-- the next cell (``grade: true``, ``points``, ``locked: true``) calls its check, e.g.
-  ``helpers.check.to_device(to_device)``;
-- a check is a function decorated with ``@exercise`` in ``helpers/check/nbNN.py``: it calls the
-  learner's function on inputs that expose typical mistakes, raises ``Wrong("what is wrong, in
-  words, and what to do")`` at the first one, and returns one line saying what a pass proves.
-
-Calling the check prints one line: ``✓ name: proof``, ``✗ name: what is wrong`` or ``… name: not
-done yet``. Interactively it never raises, so Run All on a student copy goes on. Under nbgrader
-(``NBGRADER_EXECUTION`` is ``autograde`` or ``validate``, as nbgrader's FAQ documents) a wrong or
-unfinished answer raises ``ExerciseNotPassed``, so that the cell scores 0.
-
-``tools/notebooks.py grade`` trusts neither that variable nor anything printed: it calls
-``Exercise.outcome`` itself on the learner's functions, in a sandboxed process of its own (see
-"What a grade trusts, and why" in docs/exercises.md).
-"""
+"""Exercises with instant feedback: the machinery behind ``helpers.check.<exercise>(answer)``. A
+check prints one line and never raises interactively; under nbgrader a wrong answer raises
+``ExerciseNotPassed``; the grader calls ``Exercise.outcome`` itself (docs/exercises.md)."""
 from __future__ import annotations
 
 import contextlib
@@ -78,12 +59,9 @@ _COLOURS = {PASSED: "#1a7f37", WRONG: "#cf222e", NOT_DONE: "#9a6700"}  # green, 
 
 
 def _show(result: Outcome) -> None:
-    """Print ``result.line``; in a Jupyter kernel, as coloured HTML that wraps between words (notebook 00).
-
-    JupyterLab wraps plain output anywhere, even mid-word (its CSS says ``word-break: break-all``), so a
-    verdict shown as HTML keeps its words whole; the output's plain-text form is the same line, for
-    terminals, nbconvert and graders.
-    """
+    """Print ``result.line``; in Jupyter as coloured HTML that wraps between words (notebook 00).
+    JupyterLab wraps plain output mid-word (``word-break: break-all``); the plain-text form stays
+    the same line, for terminals, nbconvert and graders."""
     if not _in_kernel():
         print(result.line)
         return
@@ -183,12 +161,9 @@ class _OperatorLog(TorchDispatchMode):
 
 @contextlib.contextmanager
 def operators_called() -> Iterator[list[str]]:
-    """Return, as a context, the ATen operators run inside it: what an answer really called (notebooks 01 and 02).
-
-    ``torch.softmax``, ``F.softmax``, ``Tensor.softmax`` and ``nn.Softmax`` all run ``_softmax``;
-    ``F.conv2d``, ``torch.conv2d`` and ``nn.Conv2d`` all run ``convolution``: a check that refuses
-    the library function an exercise re-implements looks here, so that no spelling slips past it.
-    """
+    """Return, as a context, the ATen operators run inside it: what was called (notebooks 01, 02).
+    Every spelling of softmax runs ``_softmax``, of conv2d ``convolution``: a check that refuses a
+    library function looks here, so that no spelling slips past it."""
     names: list[str] = []
     with _OperatorLog(names):
         yield names

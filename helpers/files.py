@@ -1,9 +1,6 @@
-"""Files on disk: atomic writes, sha256 checksums, and a socket timeout for downloads.
-
-Used by the data preparation of notebooks 00 (Fashion-MNIST) and 05b (the doggy-door photos):
-a crash never leaves a half-written file behind, a corrupt file is named and deleted, and a
-download gives up instead of hanging.
-"""
+"""Files on disk: atomic writes, sha256 checksums, download timeouts (notebooks 00, 05b, 06).
+A crash never leaves a half-written file behind, a corrupt file is named and deleted, and a
+download gives up instead of hanging."""
 from __future__ import annotations
 
 import contextlib
@@ -16,11 +13,9 @@ from pathlib import Path
 
 
 def atomic_write(path: Path | str, write: Callable[[Path], object]) -> Path:
-    """Return ``path`` after ``write(tmp)`` filled a temporary file beside it, renamed over it (notebooks 00, 05b, 06).
-
-    Readers see the old file or the complete new one, never a partial one (ARCHITECTURE.md,
-    "Files"); a writer killed mid-write leaves a temporary file that :func:`stale_partials` finds.
-    """
+    """Return ``path`` after ``write(tmp)`` filled a temporary file beside it, renamed over it at
+    once (notebooks 00, 05b, 06): readers see the old file or the whole new one; a writer killed
+    midway leaves the temporary file, for :func:`stale_partials` (ARCHITECTURE.md, "Files")."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
@@ -56,11 +51,9 @@ def sha256(path: Path | str) -> str:
 
 
 def verify(path: Path | str, expected_sha256: str, *, remove_bad: bool = True) -> Path:
-    """Return ``path`` when its sha256 matches; otherwise delete it and raise (notebook 00).
-
-    A corrupt or partial file is removed (when ``remove_bad``) so that the next run fetches
-    it again instead of tripping over it.
-    """
+    """Return ``path`` when its sha256 matches; otherwise delete it and raise (notebook 00). A
+    corrupt or partial file is removed (when ``remove_bad``) so that the next run fetches it
+    again."""
     path = Path(path)
     actual = sha256(path)
     if actual != expected_sha256:

@@ -1,12 +1,6 @@
-"""Photos from anywhere: find every image in a folder, report the bad ones, load the rest as RGB.
-
-Introduced in notebook 05a (the doggy door) and used by 05b, whose learners bring their own
-photos: phone pictures turned sideways, 108-megapixel JPEGs, iPhone HEIC files, PNGs with
-transparency, grayscale and 16-bit scans, a text file that someone named ``.jpg``.
-:func:`scan_images` opens every file and says what is wrong with each bad one instead of
-crashing half-way or dropping it silently; :func:`load_rgb` turns every decodable image into
-8-bit RGB, shrunk to at most :data:`MAX_SIDE` pixels.
-"""
+"""Photos from anywhere (notebooks 05a, 05b): find every image in a folder, load it as 8-bit RGB.
+Learners bring sideways phone photos, 108-megapixel JPEGs, HEIC, 16-bit scans and text files
+named ``.jpg``: each bad file is named with its reason, never a crash half-way nor a silent drop."""
 from __future__ import annotations
 
 import contextlib
@@ -47,14 +41,9 @@ class ImageProblem(ValueError):
 
 
 def _white_level(mode: str, arr: np.ndarray) -> float:
-    """Return the value that means white for a 16-bit, 32-bit or float image.
-
-    That is its format's range, not its brightest pixel.
-
-    ``I;16*`` is 16-bit: 65535. ``I`` (32-bit integers, which is also how Pillow holds many
-    16-bit files) is 65535 while every value fits in 16 bits, else 2**31 - 1. Float (``F``)
-    is 1.0 for data in 0..1, else the 8- or 16-bit range its values fit.
-    """
+    """Return the value that means white for a 16-bit, 32-bit or float image: its format's range,
+    not its brightest pixel (``I;16``: 65535; ``I``: 65535 while every value fits 16 bits, else
+    2**31 - 1; ``F``: 1.0 for data in 0..1, else the 8- or 16-bit range its values fit)."""
     top = float(arr.max(initial=0))
     if mode.startswith("I;16"):
         return 65535.0
@@ -72,14 +61,8 @@ def _scale_to_uint8(arr: np.ndarray, white: float) -> np.ndarray:
 
 def to_rgb(image: Image.Image, *, background: tuple[int, int, int] = WHITE) -> Image.Image:
     """Return ``image`` as an 8-bit RGB PIL image (notebook 05a).
-
-    Grayscale (``1``, ``L``), palette (``P``), CMYK, YCbCr, LAB and HSV are converted;
-    transparency (``RGBA``, ``LA``, ``PA``, a palette with a transparent colour) is composited
-    on ``background`` (white, so a cut-out animal stands on a white page, not on black);
-    16-bit, 32-bit and float grayscale (``I;16``, ``I``, ``F``) are scaled from their format's
-    range to 0..255 (a dark 16-bit scan stays dark).
-    A mode Pillow cannot turn into RGB raises :class:`ValueError` naming the mode.
-    """
+    Transparency lands on ``background`` (white: a cut-out on a white page); 16-bit and float
+    greys are scaled from their format's range (a dark scan stays dark). Else ``ValueError``."""
     mode = image.mode
     if mode == "RGB":
         return image
@@ -215,16 +198,9 @@ def _decode(path: Path, *, min_side: int, max_side: int | None) -> Image.Image:
 
 
 def load_rgb(path: Path | str, *, min_side: int = MIN_SIDE, max_side: int | None = MAX_SIDE) -> Image.Image:
-    """Return the image at ``path`` as 8-bit RGB, upright, at most ``max_side`` pixels long (notebook 05a).
-
-    Converts like :func:`to_rgb` and applies the EXIF orientation. A photo longer than
-    ``max_side`` (2048) pixels is shrunk on load, keeping its shape (JPEGs are decoded at a
-    fraction of their size, so a 108-megapixel phone photo loads in a fraction of a second);
-    ``max_side=None`` keeps the full size. HEIC/HEIF (iPhone) photos are read with pillow-heif.
-    A file that is empty, not an image, damaged, truncated, unreadable for this user, too
-    small (``min_side`` pixels), larger than :data:`MAX_PIXELS` or in an unsupported layout
-    raises :class:`ImageProblem` naming the file, the reason and the fix.
-    """
+    """Return the image at ``path`` as 8-bit RGB, upright, at most ``max_side`` long (notebook 05a).
+    JPEGs decode shrunk (a 108-megapixel photo in a fraction of a second), HEIC via pillow-heif;
+    a bad file raises :class:`ImageProblem` naming the file, the reason and the fix."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist (or is not a file). Check the name, or list "
@@ -245,11 +221,9 @@ def _identity(path: Path) -> tuple[int, int]:
 
 
 def scan_images(folder: Path | str, *, min_side: int = MIN_SIDE) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Return ``(good_paths, problems)`` for every file under ``folder``, recursively (notebooks 05a, 05b).
-
-    Every file is fully decoded, and nothing is dropped unnamed: each bad or skipped file is listed with
-    its reason (ARCHITECTURE.md, "Reading photos"). A missing folder raises ``FileNotFoundError``.
-    """
+    """Return ``(good_paths, problems)`` for every file under ``folder`` (notebooks 05a, 05b).
+    Every file is fully decoded; each bad or skipped one is listed with its reason
+    (ARCHITECTURE.md, "Reading photos"). A missing folder raises ``FileNotFoundError``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder. Create it and put photos in it, "

@@ -1,8 +1,6 @@
-"""Launching a training script on several processes from a notebook: how many, which backend, torchrun.
-
-Introduced in notebook 06. A subprocess of the kernel's own Python instead of `!torchrun`: a failed
-`!` command does not fail the cell (nor the tests), and a stuck one would hang the notebook.
-"""
+"""Launching a training script on several processes from a notebook (notebook 06): how many, which
+backend. A subprocess of the kernel's own Python, not `!torchrun`: a failed `!` command does not
+fail the cell (nor the tests), and a stuck one would hang the notebook."""
 from __future__ import annotations
 
 import io
@@ -22,11 +20,9 @@ CPU_PROCESSES = 2  # without a GPU: 2 processes show everything and fit a 2-core
 
 
 class LaunchFailed(RuntimeError):
-    """A launched command exited with a non-zero code; the message holds the first error and the last lines.
-
-    ``first_error``: with several processes the first failure is the cause, the last lines often only
-    the others giving up.
-    """
+    """A launched command exited with a non-zero code; the message holds the first error and the
+    last lines. ``first_error``: with several processes the first failure is the cause; the last
+    lines are often only the others giving up."""
 
     def __init__(self, message: str, *, returncode: int | None, lines: list[str],
                  first_error: str | None = None):
@@ -104,11 +100,9 @@ class RunResult:
 
 
 def plan(cpu_processes: int = CPU_PROCESSES) -> Plan:
-    """Return how many processes to launch on this machine, with which backend and device (notebook 06).
-
-    One per visible GPU with nccl, else ``cpu_processes`` (2) with gloo, never one per core (what
-    ``--nproc-per-node=auto`` starts on a CPU); GPUs are counted without initialising CUDA.
-    """
+    """Return how many processes to launch here, with which backend and device (notebook 06).
+    One per visible GPU with nccl (counted without initialising CUDA), else ``cpu_processes``
+    with gloo, never one per core (what ``--nproc-per-node=auto`` starts on a CPU)."""
     if cpu_processes < 1:
         raise ValueError(f"cpu_processes must be at least 1, got {cpu_processes}")
     gpus = torch.cuda.device_count()
@@ -119,10 +113,8 @@ def plan(cpu_processes: int = CPU_PROCESSES) -> Plan:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port on ``host`` that the operating system just reported free (notebook 06).
-
-    Another program may take it before you do; torchrun's ``--standalone`` avoids the race
-    by choosing its own port, so this is for launchers that want one named (Accelerate).
-    """
+    Another program may take it first; torchrun's ``--standalone`` avoids that race by choosing
+    its own, so this is for launchers that want one named (Accelerate)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
@@ -157,11 +149,9 @@ class _WholeLines(io.TextIOBase):
 
 def fork_launch(function: Callable[..., object], args: Sequence[object] = (), *, nproc: int,
                 max_restarts: int = 0) -> None:
-    """Return None after running ``function(*args)`` in ``nproc`` forked copies of this kernel (notebook 06).
-
-    Accelerate's ``notebook_launcher`` (torch's elastic agent, ``max_restarts`` included): no Python
-    start-up, but CUDA must be untouched in the kernel; each copy's output arrives in whole lines.
-    """
+    """Return None after running ``function(*args)`` in ``nproc`` forks of the kernel (notebook 06).
+    Accelerate's ``notebook_launcher`` (torch's elastic agent): no Python start-up, but CUDA must
+    be untouched in the kernel; each copy's output arrives in whole lines."""
     from accelerate import notebook_launcher  # heavy: only where a notebook forks
 
     def whole_lines(*call_args):
@@ -180,11 +170,9 @@ def fork_launch(function: Callable[..., object], args: Sequence[object] = (), *,
 
 def torchrun_command(script: str | Path, args: Sequence[str] = (), *, nproc: int,
                      max_restarts: int = 0) -> list[str]:
-    """Return the argument list of ``python -m torch.distributed.run`` for one machine (notebook 06).
-
-    ``--standalone`` runs the rendezvous on this machine on a port of its own choosing;
-    ``--max-restarts`` is how many times torchrun restarts every worker after a failure.
-    """
+    """Return the arguments of ``python -m torch.distributed.run`` for one machine (notebook 06).
+    ``--standalone``: the rendezvous on this machine, on a port of its own choosing;
+    ``--max-restarts``: how many times torchrun restarts every worker after a failure."""
     if nproc < 1:
         raise ValueError(f"nproc must be at least 1, got {nproc}")
     if max_restarts < 0:
@@ -208,11 +196,9 @@ def torchrun(script: str | Path, args: Sequence[str] = (), *, nproc: int | None 
 
 def accelerate_command(script: str | Path, args: Sequence[str] = (), *, nproc: int,
                        max_restarts: int = 0, port: int | None = None) -> list[str]:
-    """Return the argument list of ``accelerate launch`` for ``nproc`` processes on one machine (notebook 06).
-
-    ``--multi_gpu`` also on a CPU (the script asks for ``cpu=True``): ``--cpu --num_processes 2`` starts
-    ONE process without a word; it is refused with one process, so left out then.
-    """
+    """Return the arguments of ``accelerate launch`` for ``nproc`` local processes (notebook 06).
+    ``--multi_gpu`` on a CPU too (the script asks for ``cpu=True``): ``--cpu --num_processes 2``
+    silently starts ONE process; with one process it is refused, so left out."""
     if nproc < 1:
         raise ValueError(f"nproc must be at least 1, got {nproc}")
     if max_restarts < 0:
@@ -228,10 +214,8 @@ def accelerate_launch(script: str | Path, args: Sequence[str] = (), *, nproc: in
                       max_restarts: int = 0, timeout: float = 300.0,
                       echo: bool | Callable[[str], None] = True, env: dict[str, str] | None = None) -> RunResult:
     """Run ``script`` under ``accelerate launch`` and return its :class:`RunResult` (notebook 06).
-
-    Like :func:`torchrun` (same streaming, timeout and errors); the command comes from
-    :func:`accelerate_command`.
-    """
+    Streaming, timeout and errors as :func:`torchrun`; the command is
+    :func:`accelerate_command`'s."""
     nproc = plan().nproc if nproc is None else nproc
     command = accelerate_command(script, args, nproc=nproc, max_restarts=max_restarts)
     return run_command(command, timeout=timeout, echo=echo, env=env)
@@ -240,11 +224,9 @@ def accelerate_launch(script: str | Path, args: Sequence[str] = (), *, nproc: in
 def run_command(command: Sequence[str], *, timeout: float = 300.0, echo: bool | Callable[[str], None] = True,
                 env: dict[str, str] | None = None, cwd: str | Path | None = None,
                 grace: float = 15.0, tail: int = 25) -> RunResult:
-    """Run ``command``, streaming its merged output line by line; return a :class:`RunResult` (notebook 06).
-
-    ``echo``: ``True`` prints, a callable receives each line, ``False`` keeps quiet. Past ``timeout`` s or on
-    an interrupt everything it started is stopped (``runner.stop_tree``); errors carry the first error.
-    """
+    """Run ``command``, streaming its merged output; return a :class:`RunResult` (notebook 06).
+    ``echo``: True prints, a callable gets each line, False keeps quiet. Past ``timeout`` or on
+    an interrupt all it started is stopped (``runner.stop_tree``); errors carry the first error."""
     command = [str(c) for c in command]
     say = print if echo is True else (echo or (lambda line: None))
     start = time.perf_counter()

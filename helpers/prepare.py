@@ -1,11 +1,6 @@
-"""Prepare every dataset the notebooks need: ``python -m helpers.prepare`` (run by ``make run``/``make test``).
-
-Prints which source each dataset came from; exits non-zero with the fix when one is missing.
-On Debian/Ubuntu the data comes offline from Debian packages (``tools/system_packages.sh``,
-run by ``make data``, installs them). Elsewhere (macOS, Fedora, ...) there are no such
-packages: Fashion-MNIST is downloaded by torchvision, and the doggy-door folders are filled
-from Oxford-IIIT Pet (online) unless they already hold your own photos.
-"""
+"""Prepare every dataset the notebooks need: ``python -m helpers.prepare`` (``make data``).
+Prints each source; exits non-zero with the fix when one is missing. Offline on Debian/Ubuntu;
+elsewhere Fashion-MNIST is downloaded and the doggy door uses Oxford-IIIT Pet (or your photos)."""
 from __future__ import annotations
 
 import shutil

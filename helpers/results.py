@@ -1,15 +1,6 @@
-"""Key results a notebook records while it runs, for its check-yourself cell and for ``build/results.json``.
-
-Convention (every notebook): when a cell computes a number the lesson rests on, it calls
-``helpers.record("name", value)``; the check-yourself cell reads ``helpers.recorded()["name"]``;
-``tools/notebooks.py run`` sets ``COURSE_RESULTS_FILE`` so that each ``record`` also rewrites
-that JSON file (atomically), and collects it into ``build/results.json``. The README's
-notebook table shows the keys listed in ``tools/notebooks.py``'s ``README_KEYS``.
-
-Names are short snake_case (``images_per_s_b128``, ``head_accuracy``); values are JSON:
-``None``, bools, ints, floats (finite), strings, and lists or dicts of those. numpy and torch
-scalars (and 0-d tensors/arrays) are converted to Python numbers; anything else is refused.
-"""
+"""Key results a notebook records as it runs, for its check-yourself cell and build/results.json.
+``helpers.record(name, value)``: snake_case names, JSON values (numpy, torch scalars converted);
+read with ``helpers.recorded()``; where they go: the comment at tools/notebooks.py's README_KEYS."""
 from __future__ import annotations
 
 import json
@@ -59,14 +50,9 @@ def _plain(value: Any, where: str) -> Any:
 
 
 def record(name: str, value: Any) -> None:
-    """Return None after keeping ``value`` as the key result ``name`` of this run (notebooks 00 to 06).
-
-    Returns nothing so that a ``record`` on a cell's last line shows no stray output; read the
-    stored (converted) value back with ``recorded()[name]``. Raises ``RecordError`` for a name
-    that is not snake_case or a value JSON cannot hold.
-    When ``COURSE_RESULTS_FILE`` is set (``tools/notebooks.py run`` sets it), the file is
-    rewritten atomically with everything recorded so far.
-    """
+    """Return None after keeping ``value`` as the key result ``name`` (notebooks 00 to 06).
+    None: a last-line ``record`` shows no output; ``recorded()[name]`` reads it back. Rewrites
+    ``COURSE_RESULTS_FILE`` atomically when set; ``RecordError``: bad name or non-JSON value."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise RecordError(f"result name {name!r}: use snake_case starting with a letter, e.g. 'test_accuracy'")
     plain = _plain(value, f"helpers.record({name!r}, ...): the value")

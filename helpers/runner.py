@@ -1,8 +1,6 @@
-"""The one process runner behind ``launch`` and ``elastic`` (notebook 06): start, stream, deadline, stop.
-
-One reader thread per process feeds one queue, so lines reach the notebook as they come and a deadline
-is checked between them; a stop reaches every descendant (torchrun starts workers in their own sessions).
-"""
+"""The one process runner behind ``launch`` and ``elastic`` (notebook 06): start, stream, stop.
+One reader thread per process feeds one queue (lines arrive as they come, a deadline is checked
+between them); a stop reaches every descendant (torchrun starts workers in their own sessions)."""
 from __future__ import annotations
 
 import os
@@ -21,11 +19,9 @@ class DeadlinePassed(Exception):
 
 
 def start(command: Sequence[str], env: Mapping[str, str] | None = None, cwd=None) -> subprocess.Popen:
-    """Return the started ``command`` (notebook 06): its own session, stdout and stderr merged into one pipe.
-
-    ``env`` entries are added to this process's environment, with ``PYTHONUNBUFFERED=1`` so that
-    Python children print at once.
-    """
+    """Return the started ``command`` (notebook 06): its own session, stdout and stderr merged into
+    one pipe. ``env`` entries are added to this process's environment, with
+    ``PYTHONUNBUFFERED=1`` so that Python children print at once."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.Popen([str(c) for c in command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", bufsize=1, env=full_env, cwd=cwd,
@@ -96,11 +92,9 @@ def descendants(pid: int) -> list[int]:
 
 
 def stop_tree(processes: Sequence[subprocess.Popen], grace: float, known: Iterable[int] = ()) -> None:
-    """Stop ``processes`` and every process they started (notebook 06, via ``launch`` and ``elastic``).
-
-    SIGTERM to each group, descendant and ``known`` pid (an orphan has no one to pass it on), SIGKILL to
-    what is left after ``grace`` seconds. Safe on processes that have exited.
-    """
+    """Stop ``processes`` and every process they started (notebook 06, via ``launch``, ``elastic``).
+    SIGTERM to each group, descendant and ``known`` pid (an orphan has no one to pass it on),
+    SIGKILL to what is left after ``grace`` seconds. Safe on processes that have exited."""
     pids = {*known, *(p.pid for p in processes), *(d for p in processes for d in descendants(p.pid))}
     family = []
     for pid in pids:

@@ -1,13 +1,6 @@
-"""Training throughput per batch size, measured honestly, and the memory a batch costs.
-
-Introduced in notebook 03 (are powers of two necessary?). Built on
-:func:`helpers.timing.benchmark`: every measurement has a warm-up, synchronises the device
-before reading the clock, and reports the median and the spread of repeated runs. The GPU
-path is the efficient one: synthetic batches made directly on the device (the data never
-starves the GPU), channels-last memory format, bfloat16 autocast and a fused optimizer step.
-:func:`power_of_two_verdict` turns a sweep with a placebo entry into a verdict the data support:
-paired per-round comparisons, bootstrap intervals, and the placebo's gap as the noise floor.
-"""
+"""Training throughput per batch size, measured honestly, and the memory of a batch (notebook 03).
+On :func:`helpers.timing.benchmark`; the GPU path is the efficient one (batches made on the
+device, channels-last, bfloat16 autocast, a fused step): ARCHITECTURE.md, "Throughput"."""
 from __future__ import annotations
 
 import math
@@ -43,12 +36,8 @@ def _default_optimizer(params: Iterable[nn.Parameter], device: torch.device) -> 
 @dataclass
 class TrainingStep:
     """One optimizer step on a fixed synthetic batch; call it to run the step (notebook 03).
-
-    Build it with :func:`training_step`. Calling it runs ``zero_grad(set_to_none=True)``,
-    the forward pass and the loss under autocast (when ``autocast_dtype`` is set), the
-    backward pass outside autocast, and ``optimizer.step()``. It returns the loss tensor
-    without reading it, so no call waits for the device.
-    """
+    Built by :func:`training_step`; it returns the loss tensor without reading it, so no call
+    waits for the device (autocast covers the forward pass and the loss, not the backward)."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -78,20 +67,9 @@ def training_step(model: nn.Module, batch_size: int, *, input_shape: Sequence[in
                   num_classes: int = 1000, device: torch.device | str | None = None,
                   channels_last: bool | None = None, mixed_precision: bool | None = None,
                   optimizer_factory: OptimizerFactory | None = None, seed: int = 0) -> TrainingStep:
-    """Return a :class:`TrainingStep` for ``model`` on a synthetic batch made on the device (notebook 03).
-
-    The batch is ``batch_size`` random images of ``input_shape`` (channels, height, width)
-    and random labels in ``0..num_classes-1``, created directly on ``device`` (default: the
-    model's device), so no data loading is timed. The model is moved to ``device`` and put in
-    training mode, in place.
-
-    ``channels_last``: ``None`` means on for CUDA, off elsewhere; when on, the model and the
-    input use ``torch.channels_last`` (4-D inputs only). ``mixed_precision``: ``None`` means
-    bfloat16 autocast on a CUDA GPU with native bfloat16 (Ampere or newer), float32
-    elsewhere; ``True`` forces bfloat16 autocast on any device, ``False`` float32. bfloat16
-    needs no gradient scaler. ``optimizer_factory(params)`` builds the optimizer; default:
-    Adam at its default learning rate (fused on CUDA).
-    """
+    """Return a :class:`TrainingStep` for ``model`` on a synthetic batch (notebook 03).
+    Made on ``device``, so no data loading is timed; the model is moved there and set to train,
+    in place. The options (``None``: what suits the device): ARCHITECTURE.md, "Throughput"."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if num_classes < 1:
@@ -146,19 +124,8 @@ def _row(step: TrainingStep, timing: Timing, steps_per_repeat: int, peak_bytes: 
 def training_throughput(model: nn.Module, batch_size: int, *, warmup: int = 3, repeats: int = 10,
                         steps_per_repeat: int = 1, min_seconds: float = 0.0, **step_kwargs) -> dict:
     """Return one row of training throughput for ``model`` at ``batch_size`` (notebook 03).
-
-    Builds a :func:`training_step` (``step_kwargs`` go to it: ``input_shape``,
-    ``num_classes``, ``device``, ``channels_last``, ``mixed_precision``,
-    ``optimizer_factory``, ``seed``) and times it with :func:`helpers.timing.benchmark`:
-    ``warmup`` untimed steps, then ``repeats`` timed calls of ``steps_per_repeat`` steps each,
-    the device synchronised before every clock reading.
-
-    The row holds ``batch_size``, ``images_per_s_median``, ``images_per_s_min`` (the slowest
-    call), ``images_per_s_max`` (the fastest call), ``spread`` ((max - min) / median),
-    ``ms_per_step_median``, ``peak_memory_mib`` (on CUDA: ``torch.cuda.max_memory_allocated``
-    since the step was built, so weights, gradients, optimizer state, batch and activations;
-    ``None`` on other devices), ``timed_steps``, ``device``, ``precision`` and ``channels_last``.
-    """
+    A :func:`training_step` (``step_kwargs``) timed by :func:`helpers.timing.benchmark`; the
+    row's keys (images/s, spread, peak memory...): ARCHITECTURE.md, "Throughput"."""
     if steps_per_repeat < 1:
         raise ValueError(f"steps_per_repeat must be at least 1, got {steps_per_repeat}")
     device = torch.device(step_kwargs.pop("device", None) or model_device(model))
@@ -199,21 +166,9 @@ def _merge_rows(rows: list[dict]) -> dict:
 
 def throughput_sweep(model: nn.Module, batch_sizes: Sequence[int], *, rounds: int = 1, placebo: int | None = None,
                      shuffle_seed: int | None = None, progress: bool = True, **kwargs) -> list[dict]:
-    """Return one :func:`training_throughput` row per entry that fits, in ``batch_sizes`` order (notebook 03).
-
-    The entries are measured in ``rounds`` interleaved passes, so that a slow spell of the machine
-    hits every entry rather than one: in a new random order each round when ``shuffle_seed`` is
-    given (seeded), else ascending, then descending, and so on. ``placebo`` (one of
-    ``batch_sizes``) adds a second, independent entry of that size, measured like any other: the
-    gap between the two entries of one size is what noise alone produces.
-
-    A row's ``images_per_s_median`` is the median of its rounds' medians, ``round_images_per_s``
-    those medians in round order, ``images_per_s_min``/``images_per_s_max`` the extremes over every
-    timed call, ``rounds`` the number of passes, ``label`` the batch size as text (``"128 placebo"``
-    for the placebo entry, whose row also has ``placebo: True``). ``kwargs`` go to
-    :func:`training_throughput`. A batch size that raises ``torch.OutOfMemoryError`` is left out
-    (its memory released, its placebo too) and the sweep goes on.
-    """
+    """Return a :func:`training_throughput` row per entry that fits, in order (notebook 03).
+    In ``rounds`` interleaved passes (a slow spell hits every entry, not one); ``placebo``
+    measures a size twice; sizes out of memory are dropped (ARCHITECTURE.md, "Throughput")."""
     if rounds < 1:
         raise ValueError(f"rounds must be at least 1, got {rounds}")
     sizes = list(dict.fromkeys(batch_sizes))
@@ -259,11 +214,9 @@ VERDICTS = ("within noise", "powers of two faster", "powers of two slower", "too
 
 def power_of_two_verdict(rows: Sequence[dict], *, noise_limit: float = 0.10, confidence: float = 0.95,
                          resamples: int = 2000, seed: int = 0) -> dict:
-    """Return the verdict on powers of two from a :func:`throughput_sweep` with a placebo (notebook 03).
-
-    Powers of two are compared with their neighbours within each round, against the gap a placebo
-    (the same size measured twice) shows by chance (ARCHITECTURE.md, "The power-of-two verdict").
-    """
+    """Return the verdict on powers of two from a ``throughput_sweep`` with placebo (notebook 03).
+    Powers of two against their neighbours within each round, beside the gap a placebo (one size
+    measured twice) shows by chance (ARCHITECTURE.md, "The power-of-two verdict")."""
     main, placebo, twin, pairs, n_rounds = _sweep_pairs(rows)
 
     def log_ratio(a: dict, b: dict) -> list[float]:
@@ -304,13 +257,9 @@ def _sweep_pairs(rows: Sequence[dict]) -> tuple[dict[int, dict], dict, dict, lis
 
 
 def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Return the bytes of tensors that autograd keeps for the backward pass of ``model(x)`` (notebook 03).
-
-    This is the part of training memory that grows with the batch: every layer's saved
-    inputs or outputs (the batch itself included; parameters excluded, each storage counted
-    once). Works on any device, unlike ``torch.cuda.max_memory_allocated``. Under
-    ``torch.no_grad()`` nothing is saved and the result is 0.
-    """
+    """Return the bytes of tensors autograd keeps for the backward of ``model(x)`` (notebook 03).
+    The memory that grows with the batch (saved inputs and outputs, batch included, parameters
+    not), on any device, unlike ``torch.cuda.max_memory_allocated``; 0 under ``no_grad``."""
     param_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved: dict[int, int] = {}
 

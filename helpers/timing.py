@@ -1,22 +1,6 @@
-"""Timing code honestly: warm-up, synchronise, repeat, report the median and the spread.
-
-Introduced in notebook 00 (CPU vs device matrix multiply); notebook 03 builds its batch
-size sweep on it.
-
-Why not ``torch.utils.benchmark.Timer``, which does warm-up, repeats and synchronisation
-too (``blocked_autorange``, ``Compare``)? It is the tool to reach for outside this course,
-and three of its choices do not fit what these notebooks measure:
-
-- it runs ``stmt`` with ``num_threads=1`` unless told otherwise, while notebook 00 compares
-  the CPU as PyTorch normally uses it with the device;
-- each of its measurements is the mean of a block of calls whose size it picks itself, so
-  the spread it reports is between blocks; notebook 03 reports the spread between single
-  timed calls, in rounds interleaved across batch sizes, with a fixed, stated warm-up;
-- its clock synchronises whichever accelerator is present (``torch.accelerator``), not the
-  device the code runs on; :func:`benchmark` synchronises ``device`` (CUDA or MPS) only.
-
-:func:`benchmark` is the 20-line loop a learner can read and check in full.
-"""
+"""Timing code honestly: warm-up, synchronise, repeat, report median and spread (notebooks 00, 03).
+Why not ``torch.utils.benchmark.Timer``: ARCHITECTURE.md, "Timing"; :func:`benchmark` is a loop a
+learner can read and check in full."""
 from __future__ import annotations
 
 import statistics
@@ -49,12 +33,8 @@ class Timing:
 def benchmark(fn: Callable[[], object], *, device: torch.device | str = "cpu", warmup: int = 3,
               repeats: int = 10, min_seconds: float = 0.0) -> Timing:
     """Return a :class:`Timing` of ``fn()`` on ``device`` (notebook 00).
-
-    Runs ``fn`` ``warmup`` times untimed (first calls pay for allocation, kernel selection and
-    caches), then ``repeats`` timed calls, each followed by :func:`helpers.device.synchronize`
-    so that queued GPU work is counted. Keeps repeating past ``repeats`` until the timed calls
-    add up to at least ``min_seconds``.
-    """
+    ``warmup`` untimed calls (allocation, kernel choice, caches), then ``repeats`` timed calls
+    (at least ``min_seconds`` in all), each followed by a synchronize so queued GPU work counts."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     if warmup < 0:

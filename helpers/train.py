@@ -1,8 +1,5 @@
-"""A plain classification training loop with a progress bar and a per-epoch history.
-
-Introduced in notebook 00's check of the environment and used from notebook 02 on. The
-loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, step.
-"""
+"""A plain classification training loop, with a progress bar and a history (notebook 02 on).
+The loop is the course's ``train()``/``validate()`` pair: forward, loss, backward, step."""
 from __future__ import annotations
 
 import math
@@ -21,12 +18,9 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 def batches(data: Dataset | DataLoader | Iterable[Batch], batch_size: int = 32, *,
             shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator[Batch]:
-    """Yield ``(x, y)`` batches from a ``TensorDataset``, a ``DataLoader`` or any iterable of pairs (notebook 02).
-
-    A ``TensorDataset`` is sliced directly (no per-item Python work, no collate), which is
-    what keeps small-model training fast on a CPU and the GPU busy. The last batch may be
-    smaller. Other datasets go through a ``DataLoader`` with ``num_workers=0``.
-    """
+    """Yield ``(x, y)`` batches from a ``TensorDataset``, a ``DataLoader`` or pairs (notebook 02).
+    A ``TensorDataset`` is sliced (no per-item Python work, no collate: small models stay fast on
+    a CPU, the GPU busy); other datasets go through a ``DataLoader`` with ``num_workers=0``."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if isinstance(data, TensorDataset):
@@ -67,12 +61,9 @@ def _loss_and_correct(model: nn.Module, loss_fn: Callable, x: torch.Tensor,
 
 def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None, binary: bool = False,
              batch_size: int = 256, device: torch.device | str | None = None) -> dict[str, float]:
-    """Return ``{"loss": mean loss, "accuracy": fraction correct, "n": items}`` on ``data`` (notebook 02).
-
-    Runs in eval mode under ``torch.no_grad()`` and restores the model's previous mode.
-    ``binary=True``: the model gives one logit per item and logit > 0 means class 1
-    (notebook 05b); otherwise the class is the arg-max of the outputs.
-    """
+    """Return ``{"loss": mean, "accuracy": fraction, "n": items}`` on ``data`` (notebook 02).
+    In eval mode under ``torch.no_grad()``, the model's mode restored after. ``binary=True``: one
+    logit per item, class 1 when it is > 0 (notebook 05b); else the arg-max."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
@@ -95,11 +86,7 @@ def evaluate(model: nn.Module, data, *, loss_fn: Callable | None = None, binary:
 
 def _batch_count(data: Dataset | DataLoader | Iterable[Batch], batch_size: int = 32) -> int | None:
     """Return how many batches :func:`batches` yields for ``data``, or None when it cannot know.
-
-    A ``DataLoader`` knows its own length; a dataset of n items gives ceil(n / batch_size); an
-    iterable of batches with a length is that many. :func:`fit` gives it to its progress bar
-    as the total, so the bar reads ``48/157`` rather than ``48/?``.
-    """
+    :func:`fit`'s progress bar takes it as its total, to read ``48/157`` rather than ``48/?``."""
     if isinstance(data, DataLoader) or not isinstance(data, Dataset):
         try:
             return len(data)
@@ -116,15 +103,9 @@ def fit(model: nn.Module, train_data, valid_data=None, *, epochs: int = 1,
         batch_size: int = 32, device: torch.device | str | None = None,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None, binary: bool = False,
         generator: torch.Generator | None = None, progress: bool = True) -> list[dict[str, float]]:
-    """Train ``model`` and return its history, one dict per epoch (notebook 02).
-
-    Each dict holds ``epoch``, ``train_loss``, ``train_accuracy``, ``seconds`` and, when
-    ``valid_data`` is given, ``valid_loss`` and ``valid_accuracy``. Defaults: Adam at its
-    default learning rate and cross-entropy, the course's choices. ``augment`` is applied to
-    each training batch of inputs (the course's per-batch augmentation). ``train_data`` may
-    be a ``TensorDataset`` (sliced, fast), any ``Dataset`` or a ``DataLoader``. ``binary=True``
-    for a model with one logit per item (notebook 05b's door), as in :func:`evaluate`.
-    """
+    """Train ``model`` and return its history, one dict per epoch (notebook 02): ``epoch``,
+    ``train_loss``, ``train_accuracy``, ``seconds``, ``valid_*`` (with ``valid_data``). Adam and
+    cross-entropy by default; ``augment`` maps each training batch; ``binary`` as in evaluate."""
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     device = torch.device(device) if device is not None else model_device(model)

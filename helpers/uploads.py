@@ -1,11 +1,6 @@
-"""Your own photos for the doggy door: safe file names and checked uploads.
-
-Introduced in notebook 05b, whose upload panel (:class:`helpers.widgets.UploadPanel`) calls
-:func:`save_uploads`: every file is size-checked, decoded (:func:`helpers.images.load_rgb`),
-compared by content with the photos already there, and written atomically under a cleaned
-name inside the data folder, never elsewhere. The panel's retrain keeps the frozen base's
-features in a :class:`FeatureCache`, keyed by each photo's content.
-"""
+"""Your own photos for the doggy door (notebook 05b): safe file names, checked uploads, cached
+features. Uploads are size-checked, decoded, refused when already there, written atomically
+inside the data folder, never elsewhere (ARCHITECTURE.md, "Uploads")."""
 from __future__ import annotations
 
 import hashlib
@@ -27,16 +22,9 @@ SPLIT_WORDS = {"train": "training", "valid": "validation"}
 
 
 def safe_filename(name: str) -> str:
-    """Return ``name`` reduced to a plain file name (notebook 05b).
-
-    No folders, no ``..``; letters and digits of any script (``狗.jpg``, ``Bö.jpg``) and
-    ``._-`` are kept, anything else (spaces, quotes, control and direction marks) becomes ``_``.
-
-    ``'../../x.jpg'`` becomes ``'x.jpg'``; ``'C:\\\\evil\\\\a b.png'`` becomes ``'a_b.png'``; a name
-    left empty becomes ``'photo'``. Leading dots are removed, so the result is never hidden.
-    Names are NFC-normalised (macOS writes ``ö`` as ``o`` plus a combining mark) and cut to
-    :data:`MAX_NAME_BYTES` bytes of UTF-8, keeping the extension.
-    """
+    """Return ``name`` reduced to a plain file name (notebook 05b): no folders, no ``..``, not
+    hidden. Letters and digits of any script and ``._-`` stay, the rest becomes ``_``; NFC (macOS
+    splits ``ö``); cut to :data:`MAX_NAME_BYTES` of UTF-8, extension kept; empty: ``photo``."""
     base = re.split(r"[\\/]", unicodedata.normalize("NFC", str(name)))[-1]
     base = re.sub(r"[^\w.-]+", "_", base).lstrip("._-")
     base = re.sub(r"\.{2,}", ".", base)
@@ -102,11 +90,9 @@ def _save_checked(data: bytes, target: Path) -> None:
 
 def save_uploads(value: Sequence[Mapping] | Mapping, label: str, root: Path | str, *, split: str = "train",
                  max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Return ``(saved paths, problems)`` after adding uploaded photos to ``root/split/label`` (notebook 05b).
-
-    Each file is checked, cleaned of path tricks, refused when its content is already in a folder (it
-    would leak validation into training) and written atomically (ARCHITECTURE.md, "Uploads").
-    """
+    """Return ``(saved, problems)`` after saving uploads in ``root/split/label`` (notebook 05b).
+    Each is checked, cleaned of path tricks, refused when its content is already in a folder (a
+    leak into training), written atomically (ARCHITECTURE.md, "Uploads")."""
     if label not in LABELS:
         raise ValueError(f"label must be one of {LABELS}, got {label!r}")
     if split not in SPLITS:
@@ -172,14 +158,9 @@ def _image_name(name: str) -> str:
 
 
 class FeatureCache:
-    """The frozen base's features of photos, keyed by the sha256 of each file's content, not its path (notebook 05b).
-
-    ``cache(paths)`` returns one row per path, calling ``compute(new_paths)`` (a tensor with a
-    row per path) once for the photos whose content it has not seen: a photo replaced under
-    the same name gets new features, and a copy under another name reuses the old ones.
-    ``add(paths, features)`` stores features computed elsewhere; ``clear()`` forgets all
-    (call it when the base changes, as fine-tuning does).
-    """
+    """The frozen base's features of photos, keyed by the sha256 of their content (notebook 05b).
+    ``cache(paths)`` computes only unseen contents (a replaced photo gets new features, a renamed
+    copy reuses them); ``add`` stores features made elsewhere; ``clear()`` when the base changes."""
 
     def __init__(self, compute: Callable[[list[Path]], torch.Tensor]):
         self.compute = compute

@@ -1,10 +1,6 @@
-"""The verdict rule of a paired, noisy measurement: an effect against a placebo, round by round.
-
-Introduced in notebook 03 (are powers of two faster?, through :func:`helpers.throughput.power_of_two_verdict`)
-and used again in notebook 07 (do dropout, weight decay and augmentation help?). An effect counts
-only when its whole bootstrap interval clears the noise floor that a placebo (the same thing
-measured twice) shows by chance.
-"""
+"""The verdict rule of a paired, noisy measurement: an effect against a placebo (notebooks 03, 07).
+An effect counts only when its whole bootstrap interval clears the noise floor that a placebo
+(the same thing measured twice) shows by chance."""
 from __future__ import annotations
 
 import random
@@ -38,18 +34,9 @@ PAIRED_VERDICTS = ("within noise", "higher", "lower", "too noisy to tell")
 def paired_verdict(effect_rounds: Sequence[float], placebo_rounds: Sequence[float], *, noise_limit: float = 0.10,
                    confidence: float = 0.95, resamples: int = 2000, seed: int = 0,
                    transform: Callable[[float], float] | None = None) -> dict:
-    """Return the verdict on a paired effect against a placebo, round by round (notebooks 03 and 07).
-
-    ``effect_rounds[i]`` is the effect measured in round (or seed) ``i`` (treatment minus control,
-    or a log ratio); ``placebo_rounds[i]`` the gap between two measurements of the SAME thing in
-    that round. Each gets its median and a ``confidence`` bootstrap interval (the rounds resampled
-    ``resamples`` times, seeded), passed through ``transform`` (e.g. ``math.expm1`` to turn log
-    ratios into relative gaps). The noise floor is ``max(|placebo low|, |placebo high|)``.
-    ``verdict`` (one of :data:`PAIRED_VERDICTS`): ``"too noisy to tell"`` when the noise floor is
-    above ``noise_limit`` or the effect's interval is wider than ``2 * noise_limit``; ``"higher"``
-    (``"lower"``) only when the effect's whole interval lies above the noise floor (below minus
-    it); else ``"within noise"``. :func:`power_of_two_verdict` is this rule on a throughput sweep.
-    """
+    """Return the verdict on a paired effect against a placebo, round by round (notebooks 03, 07).
+    ``effect_rounds[i]`` and ``placebo_rounds[i]`` come from the same round (or seed); the rule:
+    ARCHITECTURE.md, "The power-of-two verdict"."""
     n_rounds = len(effect_rounds)
     if n_rounds < 3 or len(placebo_rounds) != n_rounds:
         raise ValueError(f"need the same number of effect and placebo rounds, at least 3; got {n_rounds} and "

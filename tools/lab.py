@@ -1,17 +1,6 @@
-"""The learner's own working copies of the notebooks, for ``make lab``.
-
-    python tools/lab.py copies [--source notebooks] [--work work]   make the missing copies, say where
-    python tools/lab.py reset NB [--source notebooks] [--work work]  a fresh copy of one notebook (05b, 03, ...)
-
-JupyterLab autosaves outputs into the notebook that is open, so learners never work in
-``notebooks/`` (the tested originals): ``make lab`` opens ``work/`` (git-ignored, never
-collected by the tests), where each notebook is copied the first time and never overwritten
-afterwards. ``reset`` moves the old copy to ``work/.old/`` (nothing is lost) and copies the
-original again. ``work/scripts`` links to ``notebooks/scripts`` so that notebook 06 finds its
-training scripts from ``work/`` as it does from ``notebooks/``; data paths come from
-``helpers.config`` (the repository's ``data/`` or ``$COURSE_DATA``) and work from anywhere.
-Standard library only: it runs before and without the virtual environment.
-"""
+"""The learner's own working copies of the notebooks, for ``make lab`` (work/; README, "The two commands").
+Copies are made once and never overwritten, since JupyterLab autosaves outputs into the open notebook;
+``reset NB`` moves the old copy to ``work/.old/``. Standard library only: it runs before the venv exists."""
 from __future__ import annotations
 
 import argparse

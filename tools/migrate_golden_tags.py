@@ -1,12 +1,6 @@
-"""Turn ``# NBVAL_CHECK_OUTPUT`` comment lines into nbval's ``nbval-check-output`` cell tag.
+"""Turn ``# NBVAL_CHECK_OUTPUT`` comment lines into nbval's ``nbval-check-output`` cell tag (re-runnable).
 
-    python tools/migrate_golden_tags.py notebooks/*.ipynb
-
-A golden cell (its output is compared when nbval re-runs the notebook) is then marked in the
-cell's metadata, out of the learner's code. nbval 0.11 reads the tag (``plugin.metadata_tags``)
-as it reads the comment, and ``tools/notebooks.py``'s ``is_golden`` honours both. Re-runnable:
-a cell already tagged keeps one tag; outputs are kept. Prints how many cells it changed.
-"""
+    python tools/migrate_golden_tags.py notebooks/*.ipynb"""
 from __future__ import annotations
 
 import sys

@@ -1,29 +1,4 @@
-"""Execute, store and clean the course notebooks.
-
-    python tools/notebooks.py run [NB ...]     execute into build/ (.ipynb + .html), write build/summary.md and
-                                               build/results.json (only the notebooks run are replaced)
-    python tools/notebooks.py golden NB ...    execute in fast mode, keep only golden cells' outputs, save
-    python tools/notebooks.py strip [NB ...]   drop every output except golden cells' (no execution)
-    python tools/notebooks.py readme [--check] rewrite README.md's generated notebook table from results/
-    python tools/notebooks.py student [NB ...] write student copies (nbgrader generate_assignment) to build/student/
-    python tools/notebooks.py grade [--jobs N] [--feedback DIR] [--csv FILE] [--cell-timeout S] [--memory-mb M]
-                                    [--allow-unsandboxed] SUBMISSION...
-                                               grade notebooks, folders or LMS zips in a sandbox (tools/grading/);
-                                               per submission `  grade_id: points / max  <line>`, `score: X / Y`
-
-A golden cell carries the cell tag ``nbval-check-output`` (nbval also reads a line ``# NBVAL_CHECK_OUTPUT``,
-which the notebooks no longer use: tools/migrate_golden_tags.py turns it into the tag):
-nbval compares its stored output with a fresh run, so it may only show facts that depend
-on neither the mode nor the device. Every other cell is stored without output.
-
-Results: each notebook records its key results with ``helpers.record(name, value)``; ``run``
-points ``COURSE_RESULTS_FILE`` at a scratch file per notebook and gathers them into
-``build/results.json`` ({"mode", "device", "torch", "notebooks": {stem: {"status", "seconds",
-"results"}}}). Copy a reference run to ``results/cpu-fast.json`` (or ``results/gpu-full.json``)
-and run ``readme``: ``README_KEYS`` below says which keys the README shows, and how.
-
-Exercises, student copies and grading: see docs/exercises.md.
-"""
+"""Execute, store and clean the course notebooks (exercises, student copies and grading: docs/exercises.md)."""
 from __future__ import annotations
 
 import argparse
@@ -56,6 +31,10 @@ ASSIGNMENT = "course"  # nbgrader's assignment name for the whole collection
 # support), so the kernel does not warn "running over TCP without encryption" on every start
 KERNEL_CONFIG = Config({"KernelManager": {"transport_encryption": "auto"}})
 
+# Results: each notebook records its key results with helpers.record(name, value); `run` points COURSE_RESULTS_FILE
+# at a scratch file per notebook and gathers them into build/results.json ({"mode", "device", "torch", "notebooks":
+# {stem: {"status", "seconds", "results"}}}). Copy a reference run to results/cpu-fast.json (or gpu-full.json) and
+# run `readme`: README_KEYS says which keys the README shows, and how.
 # The key results the README's notebook table shows: notebook stem -> format strings over that
 # notebook's recorded results (helpers.record). A notebook helper adds its notebook's line here.
 README_KEYS: dict[str, list[str]] = {
@@ -116,10 +95,8 @@ def is_golden(cell) -> bool:
 
 def strip(nb) -> None:
     """Remove outputs and execution counts from every code cell that is not golden, and saved widget state.
-
-    The kernelspec becomes the installed ipykernel's, display name included: JupyterLab rewrites a
-    differing one on opening, and the notebook would open already modified.
-    """
+    The kernelspec becomes the installed ipykernel's (display name included): JupyterLab rewrites a
+    differing one on opening, and the notebook would open already modified."""
     nb.metadata.pop("widgets", None)
     spec = ipykernel.kernelspec.get_kernel_dict()
     nb.metadata["kernelspec"] = {"display_name": spec["display_name"], "language": spec["language"],
@@ -336,11 +313,8 @@ STUDENT_SOURCE_KEY = "student_source"   # ... and the one line that replaces it 
 
 def student_source(nb, name: str = "notebook") -> None:
     """Replace each cell tagged ``student-import`` by its ``student_source`` line (docs/exercises.md), in place.
-
-    The teacher's cell shows the notebook's own version of an exercise's answer, which later cells use;
-    the student copy imports the same function from ``helpers.reference`` instead, so the answer is not
-    two cells below its exercise and the lesson still runs for a learner who skips the exercise.
-    """
+    The student copy imports the answer from ``helpers.reference``: not shown two cells below its exercise,
+    and the later cells still run for a learner who skips the exercise."""
     for i, cell in enumerate(nb.cells):
         if STUDENT_IMPORT_TAG not in cell.get("metadata", {}).get("tags", []):
             continue
@@ -385,11 +359,27 @@ def cmd_grade(argv: list[str]) -> int:
     return grading.main(argv, NOTEBOOKS, lambda paths, root: _course(root, paths))
 
 
+# The commands, shown by --help (golden cells: ARCHITECTURE.md; results: the comment at README_KEYS)
+USAGE = """
+
+    python tools/notebooks.py run [NB ...]     execute into build/ (.ipynb + .html), write build/summary.md and
+                                               build/results.json (only the notebooks run are replaced)
+    python tools/notebooks.py golden NB ...    execute in fast mode, keep only golden cells' outputs, save
+    python tools/notebooks.py strip [NB ...]   drop every output except golden cells' (no execution)
+    python tools/notebooks.py readme [--check] rewrite README.md's generated notebook table from results/
+    python tools/notebooks.py student [NB ...] write student copies (nbgrader generate_assignment) to build/student/
+    python tools/notebooks.py grade [--jobs N] [--feedback DIR] [--csv FILE] [--cell-timeout S] [--memory-mb M]
+                                    [--allow-unsandboxed] SUBMISSION...
+                                               grade notebooks, folders or LMS zips in a sandbox (tools/grading/);
+                                               per submission `  grade_id: points / max  <line>`, `score: X / Y`
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["grade"]:  # its own options: tools/grading/__init__.py
         return cmd_grade(argv[1:])
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__ + USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("run", "golden", "strip", "readme", "student", "grade"))
     parser.add_argument("notebooks", nargs="*")
     parser.add_argument("--build", type=Path, default=BUILD, help="output folder for `run` (default: build/)")

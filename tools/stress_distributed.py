@@ -1,12 +1,6 @@
-"""Stress the exit path of notebook 06's training scripts: N torchrun jobs and M Accelerate jobs.
+"""Stress the exit path of notebook 06's training scripts: N torchrun jobs and M Accelerate jobs; exits 1 if any failed.
 
-    python tools/stress_distributed.py [--torchrun 50] [--accelerate 30] [--nproc 2]
-
-Each job is a short, clean (no injected fault) training run of 2 processes (gloo on CPU, nccl on
-GPUs) that must exit 0 and leave its JSON result. Prints one line per job and, at the end, the
-counts of failures by kind (an abort at exit, "terminate called ...", is counted apart). Not part
-of ``make test``: 80 jobs take about 15 minutes on a 2-core CPU. Exits 1 when any job failed.
-"""
+    python tools/stress_distributed.py [--torchrun 50] [--accelerate 30] [--nproc 2]   (not in make test: ~15 min)"""
 from __future__ import annotations
 
 import argparse

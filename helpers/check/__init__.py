@@ -1,11 +1,6 @@
-"""Every exercise check, named after the learner's function: ``helpers.check.to_device(to_device)`` (notebook 00).
-
-The naming rule (docs/exercises.md): a check has the name of the function the learner completes,
-so the check cell reads ``helpers.check.NAME(NAME)``. Each notebook's checks live in
-``helpers/check/nbNN.py``, decorated with ``helpers.exercises.exercise``; this file imports each
-one by name, so that reading it (or pressing Tab after ``helpers.check.``) lists every exercise of
-the collection, and a name used twice is a visible edit here rather than a silent override.
-"""
+"""Every exercise check, named after the learner's function: ``helpers.check.f(f)`` (notebook 00).
+Imported here by name from ``nbNN.py``, so Tab lists every exercise and a name used twice is a
+visible edit, not a silent override (docs/exercises.md)."""
 from __future__ import annotations
 
 from ..exercises import Exercise

@@ -1,11 +1,6 @@
-"""Checks for notebook 00's exercises: moving a model and a batch, and fixing a device mismatch.
-
-Two kinds of probe. PyTorch's ``meta`` device is the "other" device on every machine (a CPU-only
-laptop too): an answer that ignores the ``device`` argument, or moves the wrong thing, is caught
-there. But the meta device holds no values, so every answer is also run where values exist (the
-CPU, and the GPU when there is one) and its output compared with the right one: an answer that
-returns an empty or zeroed tensor of the right shape on the right device is caught there.
-"""
+"""Checks for notebook 00's exercises: moving a model and a batch, and fixing a device mismatch. The
+``meta`` device is the "other" device on every machine, but holds no values, so answers also run
+where values exist (docs/exercises.md, "What each check probes")."""
 from __future__ import annotations
 
 import contextlib

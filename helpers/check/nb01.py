@@ -1,12 +1,6 @@
-"""Checks for notebook 01's exercises: where exp overflows, a stable softmax, log-softmax via log-sum-exp.
-
-Every check compares with PyTorch computed in float64 on the CPU, on inputs chosen to expose one
-typical mistake each: logits of 1000; a pair (88.5, 88.5) whose exps fit but whose sum overflows,
-and (-1000, -1001) whose exps all underflow (both break a max trick applied only "when needed");
-rows of very different size in one batch, square and not; ``dim=0``; masked ``-inf`` entries;
-float16, bfloat16 and float64. The learner's function may not run PyTorch's own softmax by any
-route (the check watches the ATen operators that run), and must not change the tensor it is given.
-"""
+"""Checks for notebook 01's exercises: where exp overflows, a stable softmax, log-softmax. Each
+compares with PyTorch in float64 on inputs that expose one typical mistake each, and refuses
+PyTorch's own softmax by any route (docs/exercises.md, "What each check probes")."""
 from __future__ import annotations
 
 import math

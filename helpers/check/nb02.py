@@ -1,9 +1,6 @@
-"""Checks for notebook 02's exercises: convolution with ``unfold``, the output-size formula, a vertical-edge kernel.
-
-The references are PyTorch's own: ``F.conv2d`` in float64 for the convolution and for the output
-sizes, and synthetic images whose right answer is known (a vertical step, a horizontal step, a
-flat image) for the kernel. The same inputs on every machine give the same verdict.
-"""
+"""Checks for notebook 02's exercises: convolution with ``unfold``, the output-size formula, a
+vertical-edge kernel. References: ``F.conv2d`` in float64, and synthetic images whose right
+answer is known; the same inputs give the same verdict on every machine."""
 from __future__ import annotations
 
 import numbers

@@ -1,9 +1,6 @@
 """Checks for notebook 03's exercises: an honest timing function, and the linear learning-rate rule.
-
-The timing check runs the learner's function against a *simulated* asynchronous device with a
-virtual clock, so that a missing synchronisation, a missing warm-up or a mean instead of a median
-give the same, exact verdict on every machine, with or without a GPU, in microseconds.
-"""
+Timing runs on a simulated asynchronous device with a virtual clock: each slip (no sync, no
+warm-up, a mean) gets the same exact verdict on every machine, GPU or not, in microseconds."""
 from __future__ import annotations
 
 import itertools

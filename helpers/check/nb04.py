@@ -1,17 +1,6 @@
-"""Checks for notebook 04's exercises: one Adam step with bias correction (``adam_update``), and
-one AdamW step (``adamw_update``).
-
-Each check runs the learner's update step for step beside ``torch.optim.Adam`` / ``torch.optim.AdamW``
-on float64 parameters, under two settings that differ in every argument (learning rate, betas,
-epsilon, weight decay, the parameter's shape), each with a large epsilon and a large learning rate
-and decay, so that every typical slip (bias correction left out, epsilon in the wrong place, a beta
-on the wrong moment, a default written in instead of the argument, the decay coupled or applied
-after the step) changes the result far beyond rounding. At the first step where the learner's
-``m``, ``v`` or parameter differs from torch's, the check recomputes that step with each slip and
-names the one that matches; otherwise it shows the difference and the tolerance. An answer that
-uses ``torch.optim`` itself (an optimizer, or its functional ``adam``) is refused: the exercise is
-to write the update.
-"""
+"""Checks for notebook 04's exercises: one Adam step (``adam_update``), one AdamW step. Step by step
+beside ``torch.optim`` in float64, where every typical slip shows far beyond rounding; the check
+names the slip that matches (docs/exercises.md, "What each check probes")."""
 from __future__ import annotations
 
 import contextlib

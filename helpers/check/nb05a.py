@@ -1,13 +1,6 @@
-"""Checks for notebook 05a's exercises: the course's doggy-door decision on the top-1 class
-(``my_doggy_door_decision``) and the summed dog probability (``my_dog_probability``).
-
-The decision is tried on every range boundary with the top class at several probabilities, and
-on photos where the lesson's two rules disagree (a dog breed on top of a photo whose dog classes
-together are unlikely, and the reverse), so that deciding by the summed dog probability, by a
-threshold on the top probability or by the largest group is told apart from the top-1 rule. The
-summed probability is tried on batches of several sizes, on both ends of the dog range, and on
-logits large enough to overflow ``exp``.
-"""
+"""Checks for notebook 05a's exercises: the doggy-door decision on the top-1 class
+(``my_doggy_door_decision``) and the summed dog probability (``my_dog_probability``), on inputs
+where the lesson's two rules disagree (docs/exercises.md, "What each check probes")."""
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,13 +1,6 @@
-"""Checks for notebook 06's exercises (``my_epoch_order``, ``my_snapshot``): the order
-``DistributedSampler`` deals each rank after ``set_epoch``, and the snapshot that resumes a crashed
-run at the next epoch.
-
-Both run in this process in a fraction of a second: the first against ``DistributedSampler``
-itself, for 1 to 5 ranks, several seeds and epochs, item counts that do and do not divide evenly
-(an answer that uses ``DistributedSampler`` is refused); the second with a tiny seeded model
-trained, "crashed" after epoch 1 and again after epoch 2, and resumed from the learner's snapshot
-(read back with ``weights_only=True``), compared with an uninterrupted run.
-"""
+"""Checks for notebook 06's exercises: the order ``DistributedSampler`` deals each rank
+(``my_epoch_order``) and the snapshot that resumes a crashed run (``my_snapshot``); both in this
+process, in a fraction of a second (docs/exercises.md, "What each check probes")."""
 from __future__ import annotations
 
 import contextlib

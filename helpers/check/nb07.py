@@ -89,10 +89,8 @@ def my_overfitting_epoch(answer) -> str:
 
 def _make_model() -> nn.Module:
     """The check's stand-in network: a convolution, BatchNorm, dropout; 8x8 grey images, 10 classes.
-
-    Its initial weights come from a private generator, so an untrained copy is the same on every call
-    (and the global random state, which dropout draws from, is left alone).
-    """
+    Initial weights from a private generator: the same untrained copy on every call, and the
+    global random state (which dropout draws from) left alone."""
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Dropout(0.5),
                           nn.Linear(4 * 6 * 6, 10))
     generator = torch.Generator().manual_seed(0)

@@ -1,9 +1,6 @@
-"""Notebook 04's reference answer to Exercise 1, for the student copy.
-
-In the teacher's notebook ``adam_step`` is written out in the cell after Exercise 1; the student
-copy imports it from here instead (one line), so that a learner cannot copy the answer from the
-next cell and the lesson still runs for a learner who skips the exercise.
-"""
+"""Notebook 04's reference answer to Exercise 1 (``adam_step``), imported by the student copy. The
+teacher's notebook writes it out after Exercise 1; the student copy imports it, so it cannot be
+copied from the next cell and the lesson runs for one who skips the exercise."""
 from __future__ import annotations
 
 from typing import Any

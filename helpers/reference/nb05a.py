@@ -1,9 +1,6 @@
-"""Notebook 05a's reference answers, for the student copy.
-
-In the teacher's notebook ``door_for_class`` and ``group_probability`` are written out in the cells
-after Exercises 1 and 2; the student copy imports them from here instead (one line each), so that a
-learner cannot copy an answer from the next cell and the lesson still runs for one who skips them.
-"""
+"""Notebook 05a's reference answers (``door_for_class``, ``group_probability``), for the student
+copy. The teacher's notebook writes them out after Exercises 1 and 2; the student copy imports
+them: not to be copied from the next cell, and the lesson runs for one who skips them."""
 from __future__ import annotations
 
 import torch

@@ -1,10 +1,6 @@
-"""Notebook 05b's reference answer to Exercise 1, for the student copy.
-
-In the teacher's notebook the course's three lines (freeze the base, add the head) are written out
-in the cell after Exercise 1; the student copy builds the same model through ``freeze_and_add_head``
-instead, so that a learner cannot copy the answer from the next cell and the lesson still runs for a
-learner who skips the exercise.
-"""
+"""Notebook 05b's reference answer to Exercise 1 (``freeze_and_add_head``), for the student copy.
+The teacher's notebook writes out the freeze and the new head; the student copy builds the same
+model through this: not to be copied, and the lesson runs for one who skips the exercise."""
 from __future__ import annotations
 
 from torch import nn

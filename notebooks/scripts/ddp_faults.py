@@ -1,11 +1,6 @@
-"""What stops notebook 06's training jobs before they train on something wrong, and the injected crash.
-
-The training scripts call three things from here: :func:`check_before_training` (rank 0 checks
-the options, the data and the snapshot and tells every rank, so the message naming the file and
-the fix is printed once and no rank waits for ever at a collective), :func:`crash_if_asked`
-(``--fail-at-epoch``) and :func:`store_for_this_attempt` (a restarted job never reads the crashed
-attempt's addresses). :func:`run` turns a :class:`JobError` into its message and exit code 1.
-"""
+"""What stops notebook 06's jobs before they train on something wrong, and the injected crash.
+``check_before_training`` (one message, printed once, no rank left waiting), ``crash_if_asked``,
+``store_for_this_attempt``; :func:`run` turns a :class:`JobError` into its message, exit 1."""
 from __future__ import annotations
 
 import argparse
@@ -60,11 +55,9 @@ def run(main: Callable[[], object]) -> None:
 
 
 def store_for_this_attempt(store: dist.Store, rank: int, world_size: int, timeout: timedelta) -> dist.Store:
-    """Return ``store`` under a key prefix that every rank of this attempt shares and no earlier one used.
-
-    torchrun keeps one store across restarts (pytorch/pytorch issue 135712) and each machine counts its own
-    restarts, so rank 0 hands a fresh token to each rank's fresh nonce (ARCHITECTURE.md, "Restarts").
-    """
+    """Return ``store`` under a key prefix all ranks of this attempt share and no earlier one used.
+    torchrun keeps one store across restarts (pytorch/pytorch issue 135712), each machine counts
+    its own restarts: rank 0 gives each rank's nonce a fresh token (ARCHITECTURE.md, "Restarts")."""
     deadline = time.monotonic() + timeout.total_seconds()
     if rank != 0:
         nonce = uuid.uuid4().hex
@@ -95,10 +88,8 @@ def crash_if_asked(args: argparse.Namespace, proc, epoch: int) -> None:
 
 def check_before_training(args: argparse.Namespace, proc, model: nn.Module) -> bool:
     """Return whether to resume from ``--snapshot``, after rank 0 checked what this run reads.
-
-    Rank 0 removes temporary files of a killed writer and checks the fault options, the data and the
-    snapshot; a problem stops every rank (:func:`stop_together`). Rank 0's answer counts: all resume, or none.
-    """
+    Rank 0 removes a killed writer's temporary files, checks the options, data and snapshot; a
+    problem stops every rank (:func:`stop_together`); all resume, or none."""
     problem = None
     if proc.rank == 0:
         remove_stale_partials(proc, args.snapshot, args.result)

@@ -1,19 +1,6 @@
 """Train the same Fashion-MNIST classifier with Hugging Face Accelerate (notebook 06).
-
-The loop of ``train_ddp.py`` with three changes, marked ``# ACCELERATE:`` where they stand:
-``Accelerator()`` picks the device, ``accelerator.prepare(...)`` wraps the model in DDP and
-shards the data loader, ``accelerator.backward(loss)`` replaces ``loss.backward()``. One line
-stays from ``train_ddp.py`` on purpose: ``init_distributed`` joins the process group first,
-with a fresh store for every restart, which Accelerate's own set-up would not give. Launch it
-like any script:
-
-    python -m torch.distributed.run --standalone --nproc-per-node=2 notebooks/scripts/train_accelerate.py
-    accelerate launch --multi_gpu --num_processes 2 notebooks/scripts/train_accelerate.py   # on 2 GPUs
-
-or call :func:`main` through ``accelerate.notebook_launcher`` from a notebook. Without a GPU,
-Accelerate needs ``Accelerator(cpu=True)``: otherwise every CPU process trains on its own,
-silently, with no gradient averaging at all.
-"""
+``train_ddp.py``'s loop with three changes marked ``# ACCELERATE:``; ``init_distributed`` stays
+(a fresh store each restart). No GPU: ``Accelerator(cpu=True)``, else no gradient averaging."""
 from __future__ import annotations
 
 import time

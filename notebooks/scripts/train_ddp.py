@@ -1,17 +1,6 @@
 """Train a small Fashion-MNIST classifier with DistributedDataParallel (notebook 06).
-
-Launch it with torchrun, one process per GPU (nccl) or, without a GPU, 2 CPU processes (gloo):
-
-    python -m torch.distributed.run --standalone --nproc-per-node=2 --max-restarts=1 \\
-        notebooks/scripts/train_ddp.py --epochs 4 --snapshot snap.pt --fail-at-epoch 2 --fail-rank 1
-
-Every process holds a full copy of the model and trains on its own share of each epoch
-(``DistributedSampler``); ``backward()`` averages the gradients over all processes, so every
-copy takes the same step. Rank 0 writes a snapshot after every epoch; a restarted job
-(``--max-restarts``) loads it and goes on at the next epoch. Lines marked ``# NEW:`` are what
-data-parallel training adds to the one-process loop of notebooks 02-04; ``ddp_faults`` holds
-what stops a job before it trains on something wrong, and the injected crash.
-"""
+Lines marked ``# NEW:`` are what data parallelism adds to the loop of notebooks 02-04;
+``ddp_faults`` stops a job before it trains on something wrong, and injects the crash."""
 from __future__ import annotations
 
 import argparse
@@ -111,10 +100,8 @@ def init_distributed(pg_timeout: float) -> Process:
 
 def load_fashion_mnist(data_dir: Path, train_size: int, test_size: int) -> tuple[TensorDataset, TensorDataset]:
     """Return the first ``train_size`` training and ``test_size`` test images, standardised.
-
-    Read straight from the unpacked idx files (16-byte header for images, 8 for labels): every
-    process of every attempt loads its data, so this is kept to a few milliseconds.
-    """
+    Read straight from the idx files: every process of every attempt loads its data, so this is
+    kept to a few milliseconds."""
     raw = Path(data_dir) / "FashionMNIST" / "raw"
 
     def read(name: str, header: int, count: int, item_size: int) -> np.ndarray:
@@ -141,10 +128,8 @@ def make_model(hidden: int, seed: int) -> nn.Module:
 def save_snapshot(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, next_epoch: int,
                   history: list[float]) -> None:
     """Write model, optimizer, the next epoch to run and the loss history to ``path``, atomically.
-
     ``atomic_write`` fills a temporary file and renames it over ``path`` in one step, so a crash
-    while writing leaves the previous snapshot whole.
-    """
+    while writing leaves the previous snapshot whole."""
     snapshot = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "next_epoch": next_epoch, "history": list(history)}
     atomic_write(path, lambda tmp: torch.save(snapshot, tmp))
@@ -161,10 +146,8 @@ def load_snapshot(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 
 def check_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Compare DDP's gradient (already in ``p.grad``) with the mean of every rank's own gradient.
-
-    Each rank computes its own batch's gradient with the bare model (no DDP hooks, so nothing is
-    averaged), the ranks exchange them, and DDP's gradient must equal their mean on every rank.
-    """
+    Each rank computes its batch's gradient with the bare model (no DDP hooks: nothing averaged),
+    the ranks exchange them, and DDP's gradient must equal their mean on every rank."""
     params = list(model.parameters())
     own = torch.autograd.grad(F.cross_entropy(model(x), y), params)
     local = torch.cat([g.reshape(-1) for g in own])
@@ -296,10 +279,8 @@ def report(proc: Process, path: Path | None, result: dict) -> None:
 
 def shut_down(proc: Process, destroy=None) -> None:
     """Leave the process group cleanly, after the caller dropped every DDP/Accelerate reference.
-
-    Destroying a gloo group while a wrapper still held it could abort the exit ("terminate called
-    without an active exception"): wait for everyone, collect the wrappers, then destroy.
-    """
+    Destroying a gloo group a wrapper still held could abort the exit ("terminate called without
+    an active exception"): wait for everyone, collect the wrappers, then destroy."""
     if dist.is_initialized():
         dist.barrier()
     if proc.device.type == "cuda":

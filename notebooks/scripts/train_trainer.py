@@ -1,22 +1,6 @@
 """Train the Fashion-MNIST classifier with the Hugging Face ``Trainer`` (notebook 06).
-
-Launch it like ``train_ddp.py``; the Trainer finds the process group torchrun set up:
-
-    python -m torch.distributed.run --standalone --nproc-per-node=2 --max-restarts=1 \\
-        notebooks/scripts/train_trainer.py --output-dir run/ --save-steps 20 --fail-at-step 30 --fail-rank 1
-
-Everything ``train_ddp.py`` writes by hand is a Trainer argument here: the distributed
-sampler and its ``set_epoch`` (Accelerate's seedable sampler, seeded by ``seed`` + epoch),
-DDP around the model, saving on the main process only (``should_save``), and checkpoints every
-``--save-steps`` optimizer steps in ``OUTPUT_DIR/checkpoint-STEP/`` (model, optimizer, scheduler,
-every rank's random-number states, ``trainer_state.json``). A restarted job (``--max-restarts``)
-finds the last complete checkpoint and calls ``trainer.train(resume_from_checkpoint=True)``,
-which restores all of it and skips the batches of the current epoch that were already trained.
-
-The model is the MLP of ``train_ddp.py`` (same seed, same initial weights), as a plain
-``nn.Module`` whose ``forward`` returns the loss: the Trainer does not need a Transformers
-model. Nothing is downloaded (``HF_HUB_OFFLINE=1``).
-"""
+What ``train_ddp.py`` writes by hand is a Trainer argument here; a restart resumes from the last
+complete checkpoint. The model: train_ddp's MLP, a plain ``nn.Module``; no downloads."""
 from __future__ import annotations
 
 import argparse
@@ -124,10 +108,8 @@ class Watch(TrainerCallback):
 
 def complete_checkpoint(output_dir: Path, world_size: int) -> Path | None:
     """Return the newest ``checkpoint-STEP`` folder that holds every file a resume reads, or None.
-
-    The Trainer writes a checkpoint in place, not atomically, and its own
-    ``get_last_checkpoint`` takes the highest step number even if the job died while writing it.
-    """
+    The Trainer writes checkpoints in place, not atomically, and its ``get_last_checkpoint``
+    takes the highest step even if the job died while writing it."""
     folders = sorted((p for p in Path(output_dir).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
                      key=lambda p: int(p.name.split("-")[-1]), reverse=True)
     for folder in folders:

@@ -1,11 +1,6 @@
-"""The hub's login: one password per user, from the roster the classroom wrote (hub/users.json, root 600).
-
-JupyterHub's own SharedPasswordAuthenticator (6.1.1) lets anyone who knows the class password log in
-as ANY other student ("All users are able to login as all other (non-admin) users with the same
-password", its docstring), so a student could open a classmate's notebooks and feedback. This one
-checks each user's own password against a PBKDF2 hash. To use the school's login instead, set
-`c.JupyterHub.authenticator_class` in hub/jupyterhub_config.py (README, Teaching a class).
-"""
+"""The hub's login: each user's own password, checked against a PBKDF2 hash in hub/users.json (root 600).
+Why not JupyterHub's SharedPasswordAuthenticator (6.1.1): anyone with the class password may log in as
+any other student. The school's login: `c.JupyterHub.authenticator_class` (README, Teaching a class)."""
 from __future__ import annotations
 
 import json

@@ -1,16 +1,4 @@
-"""`python tools/classroom start|stop|status|release|grade|remove`: the classroom's commands (make classroom...).
-
-    start    set up what is missing (accounts, passwords, the students' Python, the course, the exchange),
-             release the assignments not yet released, start the hub; --wait stays until Ctrl-C, then stops
-    stop     stop the hub, its proxy and every process of the classroom's accounts; everything else stays
-    release  release more notebooks as assignments (00 01 ...)
-    grade    the teacher's autograde of one assignment: collect, grade with tools/notebooks.py grade,
-             release each student's feedback through the exchange, write course/grades/ASSIGNMENT.csv
-    status   is the hub running, where, who
-    remove   stop, delete the accounts this classroom created and its folder (the gradebook too)
-    image-config  write the students' and the teacher's Jupyter config into a single-user image (Dockerfile)
-    learner-config --out DIR  `make lab`'s Jupyter config: nbgrader's teacher toolbars and tabs off
-"""
+"""`python tools/classroom start|stop|status|release|grade|remove`: the classroom's commands (make classroom...)."""
 from __future__ import annotations
 
 import argparse
@@ -175,8 +163,24 @@ def _roster(path: str | None) -> list[str] | None:
     return [n for n in names if n]
 
 
+# What each command does, shown by --help
+USAGE = """
+
+    start    set up what is missing (accounts, passwords, the students' Python, the course, the exchange),
+             release the assignments not yet released, start the hub; --wait stays until Ctrl-C, then stops
+    stop     stop the hub, its proxy and every process of the classroom's accounts; everything else stays
+    release  release more notebooks as assignments (00 01 ...)
+    grade    the teacher's autograde of one assignment: collect, grade with tools/notebooks.py grade,
+             release each student's feedback through the exchange, write course/grades/ASSIGNMENT.csv
+    status   is the hub running, where, who
+    remove   stop, delete the accounts this classroom created and its folder (the gradebook too)
+    image-config  write the students' and the teacher's Jupyter config into a single-user image (Dockerfile)
+    learner-config --out DIR  `make lab`'s Jupyter config: nbgrader's teacher toolbars and tabs off
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python tools/classroom", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python tools/classroom", description=__doc__ + USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("start", "stop", "status", "release", "grade", "remove", "image-config",
                                             "learner-config"))

@@ -1,12 +1,6 @@
 """The nbgrader course: folders and permissions, releasing assignments, and the teacher's autograde.
-
-Autograde (`grade`) is one command: nbgrader collects the submissions from the exchange, the course's
-own grading command grades them (`tools/notebooks.py grade`, through `grading_command` alone: the
-one place to change when that command gains options), each student's feedback goes back through
-nbgrader's exchange (`nbgrader release_feedback`: a file named by a hash of that submission's secret,
-which only its author's `fetch_feedback` finds), and the grades go to course/grades/ASSIGNMENT.csv.
-nbgrader's own formgrader "autograde" would run nbgrader alone, outside the course's grading.
-"""
+Autograde grades through the course's own command (`grading_command`, the one place to change),
+not nbgrader's formgrader; feedback goes back through nbgrader's exchange (ARCHITECTURE.md)."""
 from __future__ import annotations
 
 import csv

@@ -1,23 +1,6 @@
-"""The students' Python: a venv of its own with the course's `helpers` installed from a wheel.
-
-Why not the project's .venv: its `helpers` is an editable install that points into the teacher's
-repository (notebooks with solutions included), and its interpreter may sit where other users cannot
-run it (pyenv under /root, mode 700). The venv is made by a Python every user can execute (this one
-if it can, else the system's python3.X of the same version: same ABI), holds `helpers` copied from a
-wheel built from the repository (root-owned, read-only to students), and reaches the big packages
-(torch, JupyterLab, nbgrader) through one .pth line naming the project venv's site-packages: one
-torch install for everyone, no second 5 GB copy. A path in a .pth adds that folder only; the .pth
-files inside it (the editable install's finder among them) are not run, so `helpers` comes from
-the wheel alone. tests/test_classroom.py checks that as a student. Where students cannot reach the
-project venv (a private folder above it), env/ gets hard links to its packages instead (same files,
-no copy; the editable install left out), which needs the classroom on the same filesystem.
-
-The Jupyter config each role sees (all root-owned, read-only to users):
-- env/etc/jupyter: every server extension the project venv enables, with nbgrader's reduced to the
-  Assignments tab (no formgrader, course list or validate handlers); JupyterLab's page_config.json
-  disables nbgrader's formgrader, create-assignment, course-list and validate-assignment plugins.
-- config/teacher (first on the teacher's JUPYTER_CONFIG_PATH): all of nbgrader, and the course folder.
-"""
+"""The students' Python: a venv of its own with the course's `helpers` installed from a wheel, and the
+Jupyter config each role sees. Why not the project's .venv, and how torch is shared without a second
+copy: ARCHITECTURE.md, "The classroom"."""
 from __future__ import annotations
 
 import hashlib

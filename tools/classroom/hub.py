@@ -1,11 +1,6 @@
 """The hub: jupyterhub_config.py written from the classroom's state, started, waited for, stopped.
-
-JupyterHub runs as root (the local-process spawner starts each user's server as that Unix user),
-listens on 127.0.0.1 unless CLASSROOM_IP says otherwise, and starts configurable-http-proxy from
-the project-local `.node/` (tools/classroom/install_proxy.sh). Stopping ends the hub, its proxy and
-every process of the classroom's users, by process id; the course, the exchange, the homes and the
-hub's database stay, so a restart finds the gradebook and the submissions where they were.
-"""
+JupyterHub runs as root on 127.0.0.1 (CLASSROOM_IP); stopping ends the hub, its proxy and the users'
+processes by pid, and keeps the course, exchange, homes and database for a restart."""
 from __future__ import annotations
 
 import json
@@ -22,6 +17,7 @@ import psutil
 
 from .env import user_environment
 from .layout import REPO, Classroom, ClassroomError
+from .users import exists
 
 PROXY = REPO / ".node" / "node_modules" / ".bin" / "configurable-http-proxy"
 
@@ -143,18 +139,8 @@ def _pids_of(room: Classroom, owners: list[str]) -> list[psutil.Process]:
     """Every process owned by one of `owners` (the accounts this classroom created)."""
     import pwd
 
-    uids = {pwd.getpwnam(u).pw_uid for u in owners if _known(u)}
+    uids = {pwd.getpwnam(u).pw_uid for u in owners if exists(u)}
     return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real in uids]
-
-
-def _known(user: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(user)
-    except KeyError:
-        return False
-    return True
 
 
 def _end(procs: list[psutil.Process], grace: float) -> None:

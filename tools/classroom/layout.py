@@ -1,23 +1,6 @@
 """Where a classroom lives on disk, who owns what, and the state kept between `start` and `stop`.
 
-One folder (default `classroom/` in the repository, git-ignored; `CLASSROOM_DIR` moves it) holds it all:
-
-    classroom/                 root 755   (students must traverse it to reach their homes)
-      hub/                     root 700   jupyterhub_config.py, its database, cookie secret, pid files, log,
-                                          users.json (password hashes), passwords.txt (for the teacher)
-      env/                     root 755   the students' Python: a venv with the course's `helpers` installed
-                                          from a wheel, read-only to them (files 644/755, owned by root)
-      config/teacher/          root 755   the teacher's extra Jupyter config (formgrader, course folder)
-      course/                  teacher 700  the nbgrader course: source/, release/, submitted/, autograded/,
-                                          feedback/, gradebook.db, grades/*.csv
-      exchange/                teacher 1777 (sticky: no one renames or removes another's entries)
-        fdl/                   teacher 755
-          outbound/            teacher 755, files 644 (released assignments: everyone reads them)
-          inbound/             teacher 2733 (students drop submissions in, nobody but the teacher lists it)
-          feedback/            teacher 711, files 644 named by a hash of each submission's secret
-      home/NAME/               NAME 700   each user's home; their server starts there
-      state.json               root 644   ports, users this classroom created, modes it changed
-"""
+The folders and their owners and modes: ARCHITECTURE.md, "The classroom"."""
 from __future__ import annotations
 
 import json
@@ -35,39 +18,25 @@ class ClassroomError(Exception):
     """A classroom cannot be set up, started or graded; the message says what to do."""
 
 
+def _under_root(*parts: str) -> property:
+    """A read-only ``Path`` property: the classroom's ``root`` joined with ``parts``."""
+    return property(lambda self: self.root.joinpath(*parts))
+
+
 @dataclass
 class Classroom:
     root: Path
     teacher: str = "teacher"
     students: list[str] = field(default_factory=list)
 
-    @property
-    def hub(self) -> Path:
-        return self.root / "hub"
-
-    @property
-    def env(self) -> Path:
-        return self.root / "env"
-
-    @property
-    def python(self) -> Path:
-        return self.env / "bin" / "python"
-
-    @property
-    def teacher_config(self) -> Path:
-        return self.root / "config" / "teacher"
-
-    @property
-    def course(self) -> Path:
-        return self.root / "course"
-
-    @property
-    def exchange(self) -> Path:
-        return self.root / "exchange"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "state.json"
+    # The folders and files under root (ARCHITECTURE.md, "The classroom"); no annotation: not dataclass fields
+    hub = _under_root("hub")
+    env = _under_root("env")
+    python = _under_root("env", "bin", "python")
+    teacher_config = _under_root("config", "teacher")
+    course = _under_root("course")
+    exchange = _under_root("exchange")
+    state_file = _under_root("state.json")
 
     def home(self, user: str) -> Path:
         return self.root / "home" / user

@@ -1,11 +1,6 @@
 """Unix accounts for the class, their passwords for the hub, and running a command as one of them.
-
-Accounts are made with `useradd` with a locked Unix password (no ssh or console login: only the hub
-admits them), home `classroom/home/NAME` mode 700. Hub passwords are random, one per user: their
-PBKDF2 hashes go to hub/users.json (root 600) for the authenticator, the clear text to
-hub/passwords.txt (root 600) for the teacher to hand out. Only accounts this classroom created are
-ever removed.
-"""
+Accounts have a locked Unix password (only the hub admits them) and a home of mode 700; hub passwords
+are random, hashed for the hub, in clear for the teacher; only accounts this classroom made are removed."""
 from __future__ import annotations
 
 import hashlib

@@ -1,11 +1,6 @@
 """Grading that cannot be gamed or harmed: ``python tools/notebooks.py grade [options] SUBMISSION...``.
-
-Modules: ``intake`` (notebooks, folders, Canvas and Moodle zips → one entry per file and student),
-``assignment`` (the teacher's exercises from nbgrader metadata), ``batch`` (parallel jobs),
-``sandbox`` (bubblewrap + an unprivileged uid), ``harness`` and ``guard`` (the verdict process, run
-inside the sandbox), ``report`` (stdout lines, feedback HTML, CSV). docs/exercises.md says what a
-grade trusts and why.
-"""
+Modules: ``intake``, ``assignment``, ``batch``, ``sandbox``, ``harness`` and ``guard`` (inside the
+sandbox), ``report``. What a grade trusts and why: docs/exercises.md."""
 from __future__ import annotations
 
 import argparse

@@ -1,9 +1,6 @@
 """The teacher's side of a grade: each assignment's exercises, read from nbgrader cell metadata only.
-
-An exercise is a graded cell (``grade: true`` with ``points``; it calls the check) paired with the
-nearest solution cell above it (``solution: true``; the learner's function). Nothing here knows a
-check's name or a cell's position: the ``grade_id``s and ``points`` of the TEACHER's notebook decide.
-"""
+An exercise is a graded cell (``grade: true``, ``points``) and the nearest solution cell above it; the
+teacher's ``grade_id``s and ``points`` decide, never a check's name or a cell's position."""
 from __future__ import annotations
 
 import json

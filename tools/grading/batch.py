@@ -1,10 +1,6 @@
 """Grade a batch: identify each handed-in file, run one sandboxed verdict process per submission, in parallel.
-
-One process per submission runs the student copy's cells once and forks a child per exercise
-(``harness.py``); ``--jobs`` of them run at a time, each with one torch thread. A job's wall time
-is capped at ``cell_timeout × (its code cells + 2)``, so a batch of N submissions ends within
-``ceil(N / jobs) × that``; in practice each takes about one fast-mode run of the notebook.
-"""
+``--jobs`` at a time, one torch thread each; a job is capped at ``cell_timeout × (code cells + 2)``, so
+N submissions end within ``ceil(N / jobs)`` times that."""
 from __future__ import annotations
 
 import json

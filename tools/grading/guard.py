@@ -1,21 +1,6 @@
-"""Inside the verdict process: what the learner's code may not change, and how a change is found.
-
-Runs in the sandbox, imported by ``harness.py`` from its own folder (no package import). Two layers,
-both set up before the first line of the learner's code runs:
-
-- ``snapshot()`` records, by identity, every function, class and module reachable from the modules
-  a verdict depends on (``helpers`` and its checks, this harness, ``builtins``, ``os``, ``json``,
-  ``torch`` and ``torch.nn``'s Python layer, ``numpy``), the methods of their classes, the code,
-  defaults and closures of their Python functions, and their ``sys.modules`` entries;
-  ``changes(snapshot)`` lists what differs afterwards. A verdict is kept only when nothing did.
-- ``lock_down()`` installs an audit hook (``sys.addaudithook``: it cannot be removed) that refuses
-  the tools for rewriting another frame's state or the interpreter: ``sys.settrace``/``setprofile``,
-  ``ctypes``, ``gc``'s object walks, starting threads, replacing the process (``os.exec*``),
-  assigning ``__code__`` or class attributes of the grader's own code; and replaces ``os._exit``
-  and the ``exec`` family, so that the process can only end through the harness.
-
-What is not defended is written in docs/exercises.md ("What a grade trusts, and why").
-"""
+"""Inside the verdict process: what the learner's code may not change (``snapshot``, ``changes``), and an
+audit hook that refuses the tools for changing it (``lock_down``). Imported by ``harness.py`` from its
+folder; both layers, and what they do not defend: docs/exercises.md ("What a grade trusts, and why")."""
 from __future__ import annotations
 
 import sys

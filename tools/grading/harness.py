@@ -1,22 +1,6 @@
 """The verdict process: run inside the sandbox as ``python harness.py JOB.json``; writes one JSON line to stdout.
-
-It runs the STUDENT COPY's code cells (made by nbgrader from the teacher's notebook: trusted code,
-no solutions in it) in an IPython shell, in order. At each graded cell it forks; the child
-
-1. resolves the check from the teacher's check cell (``helpers.check.to_device(to_device)``: the
-   callee is evaluated now, before any learner code, and must be a ``helpers.exercises.Exercise``),
-2. records what a verdict depends on and locks the process down (``guard.py``),
-3. defines the learner's functions: the ``def`` statements and imports (nothing else) of the
-   learner's exercise cells up to this one, taken from the submission with ``ast``,
-4. calls ``Exercise.outcome`` (captured in step 1) with them, with the output going to a capped file,
-5. checks that nothing recorded in step 2 changed, and writes one record on a pipe only it holds.
-
-The parent keeps a record only from a child that exited with status 0 after writing exactly one
-record, within the time limit; it then kills every process the child left behind (``kill(-1)``:
-the sandbox's pid namespace and uid hold only this submission's processes) and goes on with the
-student copy. The learner's code never runs in this process, so one exercise cannot touch another's
-verdict, and the result line on stdout is written only here, by the harness.
-"""
+It runs the student copy's cells and forks a child per graded cell, which alone runs the learner's code
+and writes the verdict on a pipe only it holds (the steps: docs/exercises.md, "What a grade trusts, and why")."""
 from __future__ import annotations
 
 import ast
@@ -139,14 +123,8 @@ def child(exercise: dict, ns: dict, limits: dict, write_fd: int, result_fd: int)
 
 def _reap_all(own_pid_namespace: bool) -> None:
     """Kill every process of this sandbox's user except this one, and wait until none is left.
-
-    Only in the sandbox's own pid namespace: unsandboxed (``--allow-unsandboxed``) the same user's
-    other processes are the teacher's, so only this process's own children are reaped.
-
-    Orphans belong to the pid namespace's init (bubblewrap), not to this process, so "no children left"
-    does not mean "none left": a fork bomb's last processes, still counted by RLIMIT_NPROC, would make the
-    next exercise's fork fail. So it checks /proc (this namespace's) for any other process of this user.
-    """
+    Orphans belong to bubblewrap's init, so "no children left" is not enough: a fork bomb's last processes
+    would hold RLIMIT_NPROC. Unsandboxed the user's other processes are the teacher's: children only."""
     if not own_pid_namespace:
         try:
             while os.waitpid(-1, os.WNOHANG)[0]:

@@ -1,15 +1,6 @@
 """What was handed in: notebooks, folders and LMS zips, turned into one entry per file, named after the student.
-
-Layouts understood (see docs/exercises.md, "Grading a class without a hub"):
-
-- Canvas ("Download Submissions"): flat files ``<name>_<userid>_<submissionid>_<original>``, where
-  ``<name>`` is the student's name in lower case without spaces and a late submission reads
-  ``<name>_LATE_<userid>_...``; Canvas may add ``-1``, ``-2`` to the original name of a resubmission.
-- Moodle ("Download all submissions"): one folder per student, ``<Full Name>_<id>_assignsubmission_file_``,
-  holding the files as the student named them.
-- Anything else: a file at the top of the folder or zip is its own student (its name without
-  ``.ipynb``); a file in a subfolder belongs to the student named after that subfolder.
-"""
+Canvas and Moodle layouts, and anything else (a top-level file is its own student, a subfolder's
+files belong to that subfolder's student): docs/exercises.md, "Grading a class without a hub"."""
 from __future__ import annotations
 
 import os

@@ -1,22 +1,6 @@
 """The sandbox a submission's verdict process runs in: bubblewrap namespaces plus an unprivileged user.
-
-Why bubblewrap (Debian's ``bubblewrap``, installed by tools/system_packages.sh) and not a container
-runtime: it needs no daemon and no image, starts in milliseconds, and as root gives, per submission,
-
-- a mount namespace: the whole filesystem read-only; empty folders over the teacher's checkout (its
-  ``notebooks/`` hold the solutions, its ``.git`` their history), ``/root``, ``/home``, ``/srv``,
-  ``/mnt``, ``/media``, ``/run``, the batch's own work folder (other students' files, the
-  gradebook) and every folder named on the command line; then read-only binds of only what the
-  verdict needs back (the interpreter and the virtual environment, ``helpers/``, the data, the
-  harness, the student copy); a fresh ``/tmp``; one writable scratch folder;
-- a network namespace (no interface but its own loopback), a pid namespace (the submission sees
-  only its processes, and everything in it dies with it), ipc and uts namespaces, a new session;
-- ``setpriv`` to a uid of its own (a block per batch from 61000, one per job slot: ``batch_uids``)
-  with no groups and no capabilities, so DAC keeps it out of whatever is not world-readable and
-  ``RLIMIT_NPROC`` (which the kernel does not enforce for root) caps its processes and threads.
-
-Time, memory and output limits are set by the harness (per exercise) and by the batch (the whole job).
-"""
+Why bubblewrap (no daemon, no image, milliseconds) and what each namespace, bind and uid gives:
+docs/exercises.md. Time, memory and output limits: the harness (per exercise) and the batch."""
 from __future__ import annotations
 
 import os
