@@ -2,25 +2,15 @@
 
 The pattern for every notebook (copy it to tests/test_nbNN_exercises.py): a table of wrong answers
 with the words their message must contain, a table of right answers in several styles that must
-pass, and the stub, which is "not done".
+pass, and the stub, which is "not done"; tests/mutation.py turns them into cases of one test.
 """
 import copy
 
 import pytest
 import torch
+from mutation import not_done, right, wrong
 
 import helpers
-from helpers.exercises import NOT_DONE, PASSED, WRONG
-
-
-def stub(*args):
-    raise NotImplementedError()
-
-
-def wrong(check, answer, words):
-    result = check.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
-
 
 # --- to_device(model, batch, device) ----------------------------------------------------------------
 
@@ -96,11 +86,6 @@ if not torch.cuda.is_available():
     TO_DEVICE_WRONG["uses_cuda"] = (uses_cuda, ".cuda() sends everything to the GPU")
 
 
-@pytest.mark.parametrize("name", TO_DEVICE_WRONG)
-def test_to_device_mistakes_get_their_message(name):
-    wrong(helpers.check.to_device, *TO_DEVICE_WRONG[name])
-
-
 # --- run_on_model_device(model, x) ------------------------------------------------------------------
 
 def right_run(model, x):
@@ -158,23 +143,17 @@ RUN_WRONG = {
 }
 
 
-@pytest.mark.parametrize("name", RUN_WRONG)
-def test_run_on_model_device_mistakes_get_their_message(name):
-    wrong(helpers.check.run_on_model_device, *RUN_WRONG[name])
+CASES = (wrong(helpers.check.to_device, TO_DEVICE_WRONG)
+         + right(helpers.check.to_device, [right_to_device, right_in_place_model, right_copy_of_model])
+         + wrong(helpers.check.run_on_model_device, RUN_WRONG)
+         + right(helpers.check.run_on_model_device, [right_run, right_with_helper, right_last_parameter])
+         + not_done(helpers.check.to_device, helpers.check.run_on_model_device))
 
 
-RIGHT = [(helpers.check.to_device, f) for f in (right_to_device, right_in_place_model, right_copy_of_model)] + \
-        [(helpers.check.run_on_model_device, f) for f in (right_run, right_with_helper, right_last_parameter)]
-
-
-@pytest.mark.parametrize("check, right", RIGHT, ids=[f"{c.name}-{f.__name__}" for c, f in RIGHT])
-def test_right_answers_pass(check, right):
-    assert check.outcome(right).status == PASSED, check.outcome(right).line
-
-
-@pytest.mark.parametrize("check", [helpers.check.to_device, helpers.check.run_on_model_device], ids=lambda c: c.name)
-def test_stubs_are_not_done(check):
-    assert check.outcome(stub).status == NOT_DONE
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_answer_gets_its_verdict(case):
+    """Each wrong answer gets its own message, each right one passes, the stub is not done."""
+    case.verify()
 
 
 def test_module_methods_are_restored_after_a_check():

@@ -1,0 +1,53 @@
+"""tests/mutation.py, the harness of every exercise's mutation tests: it can fail."""
+import pytest
+from mutation import Case, not_done, right, stub, wrong
+
+from helpers.exercises import NOT_DONE, PASSED, WRONG, exercise, expect
+
+
+@exercise
+def double(answer):
+    expect(answer(2) == 4, f"double(2) should be 4, got {answer(2)!r}")
+    return "doubles a number"
+
+
+def twice(x):
+    return 2 * x
+
+
+def plus_one(x):
+    return x + 1
+
+
+def test_the_expected_verdicts_pass():
+    cases = (wrong(double, {"plus_one": (plus_one, "should be 4, got 3")}) + right(double, [twice])
+             + right(double, {"lambda": lambda x: x * 2}) + not_done(double))
+    assert [c.verify().status for c in cases] == [WRONG, PASSED, PASSED, NOT_DONE]
+    assert [str(c) for c in cases] == ["double-wrong-plus_one", "double-right-twice", "double-right-lambda",
+                                       "double-stub"]
+
+
+@pytest.mark.parametrize("case, says", [
+    (Case(double, "passes", twice, WRONG, "should be 4"), "expected 'wrong', got: ✓ double: doubles a number"),
+    (Case(double, "other_words", plus_one, WRONG, "should be 5"), "expected the message to say 'should be 5'"),
+    (Case(double, "is_wrong", plus_one, PASSED), "expected 'passed', got: ✗ double: double(2) should be 4"),
+    (Case(double, "done", twice, NOT_DONE), "expected 'not done', got: ✓ double"),
+    (Case(double, "stub", stub, PASSED), "expected 'passed', got: … double: not done yet"),
+], ids=str)
+def test_a_verdict_other_than_the_expected_one_fails(case, says):
+    """A wrong answer that passes (or another message, or any other verdict) makes the case fail, saying why."""
+    with pytest.raises(AssertionError) as failure:
+        case.verify()
+    assert says in str(failure.value) and str(case) in str(failure.value)
+
+
+def test_tables_that_would_give_unreadable_or_vacuous_cases_are_refused():
+    with pytest.raises(ValueError, match="without a readable name"):
+        right(double, [lambda x: 2 * x])
+    with pytest.raises(ValueError, match="share the label"):
+        right(double, [twice, twice])
+    with pytest.raises(ValueError, match="needs words"):
+        wrong(double, {"plus_one": (plus_one, "")})
+    with pytest.raises(ValueError, match="status must be"):
+        Case(double, "x", twice, "fine")
+
