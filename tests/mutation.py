@@ -1,14 +1,24 @@
 """The one way the mutation tests of the exercise checks are written (docs/exercises.md, "Testing a check").
 
-Each ``tests/test_nbNN_exercises.py`` lists, per exercise, its wrong answers (each with words its
-message must contain), its valid alternatives and its stub as ``Case``s, and runs them all through
-one parametrized test::
+Each ``tests/test_nbNN_exercises.py`` gathers, per exercise, the answers its check is tried with
+in an ``Answers``: the nbgrader stub (which must be "not done"), each wrong answer with words its
+message must contain, written where the mistake is, and each valid alternative (which must pass)::
 
-    CASES = (wrong(helpers.check.to_device, {"fixed_device": (fixed_device, "you moved it to a fixed device")})
-             + right(helpers.check.to_device, [right_to_device, right_in_place_model])
-             + not_done(helpers.check.to_device))
+    TO_DEVICE = Answers(helpers.check.to_device)
 
-    @pytest.mark.parametrize("case", CASES, ids=str)
+    @TO_DEVICE.right
+    def right_to_device(model, batch, device):
+        return model.to(device), batch.to(device)
+
+    @TO_DEVICE.wrong("you moved it to a fixed device")
+    def fixed_device(model, batch, device):
+        return model.to("cpu"), batch.to("cpu")
+
+    TO_DEVICE.wrong("return the pair (model, batch)", model_only=lambda m, b, d: m.to(d))
+
+and one parametrized test runs every case of the file::
+
+    @pytest.mark.parametrize("case", TO_DEVICE.cases + RUN.cases, ids=str)
     def test_each_answer_gets_its_verdict(case):
         case.verify()
 
@@ -18,7 +28,7 @@ message is not the one a case expects.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from helpers.exercises import NOT_DONE, PASSED, WRONG, Exercise, Outcome
@@ -59,32 +69,34 @@ class Case:
         return result
 
 
-def _labelled(answers: Mapping[str, object] | Iterable[Callable]) -> list[tuple[str, object]]:
-    """(label, entry) pairs: a dict's keys, or each function's own name (a lambda needs a dict key)."""
-    if isinstance(answers, Mapping):
-        pairs = list(answers.items())
-    else:
-        pairs = [(getattr(f, "__name__", ""), f) for f in answers]
-        nameless = [label for label, _ in pairs if not label.isidentifier()]
-        if nameless:
-            raise ValueError(f"answers without a readable name ({nameless}): give them in a dict, name -> answer")
-    labels = [label for label, _ in pairs]
-    twice = sorted({label for label in labels if labels.count(label) > 1})
-    if twice:
-        raise ValueError(f"two answers share the label(s) {twice}")
-    return pairs
+class Answers:
+    """The answers one check is tried with, as ``cases``: its stub first, then each answer in the order given."""
 
+    def __init__(self, check: Exercise, stub: Callable = stub):
+        self.check = check
+        self.cases: list[Case] = [Case(check, "", stub, NOT_DONE)]
 
-def wrong(check: Exercise, answers: Mapping[str, tuple[Callable, str]]) -> list[Case]:
-    """Return a case per wrong answer, ``{label: (answer, words its message must contain)}``: each must be WRONG."""
-    return [Case(check, label, answer, WRONG, words) for label, (answer, words) in _labelled(answers)]
+    def _add(self, label: str, answer: Callable, status: str, words: str = "") -> None:
+        if not label.isidentifier():  # a lambda's name is '<lambda>'
+            raise ValueError(f"{self.check.name}: an answer without a readable name ({label!r}): give name=answer")
+        if any(case.label == label for case in self.cases):
+            raise ValueError(f"{self.check.name}: two answers are called {label!r}")
+        self.cases.append(Case(self.check, label, answer, status, words))
 
+    def wrong(self, words: str, **answers: Callable):
+        """Add wrong answers whose message must contain ``words``: ``name=answer``, or as ``@answers.wrong(words)``."""
+        for label, answer in answers.items():
+            self._add(label, answer, WRONG, words)
 
-def right(check: Exercise, answers: Mapping[str, Callable] | Iterable[Callable]) -> list[Case]:
-    """Return a case per valid answer (``{label: answer}`` or named functions): each must pass."""
-    return [Case(check, label, answer, PASSED) for label, answer in _labelled(answers)]
+        def mark(function: Callable) -> Callable:
+            self._add(function.__name__, function, WRONG, words)
+            return function
+        return None if answers else mark
 
-
-def not_done(*checks: Exercise, answer: Callable = stub) -> list[Case]:
-    """Return, for each check, the case of the untouched stub, which must be "not done"."""
-    return [Case(check, "", answer, NOT_DONE) for check in checks]
+    def right(self, *functions: Callable, **answers: Callable) -> Callable | None:
+        """Add valid answers, which must pass: named functions, ``name=answer``, or as ``@answers.right``."""
+        for function in functions:
+            self._add(getattr(function, "__name__", ""), function, PASSED)
+        for label, answer in answers.items():
+            self._add(label, answer, PASSED)
+        return functions[0] if functions else None

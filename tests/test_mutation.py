@@ -1,6 +1,6 @@
 """tests/mutation.py, the harness of every exercise's mutation tests: it can fail."""
 import pytest
-from mutation import Case, not_done, right, stub, wrong
+from mutation import Answers, Case, stub
 
 from helpers.exercises import NOT_DONE, PASSED, WRONG, exercise, expect
 
@@ -20,11 +20,12 @@ def plus_one(x):
 
 
 def test_the_expected_verdicts_pass():
-    cases = (wrong(double, {"plus_one": (plus_one, "should be 4, got 3")}) + right(double, [twice])
-             + right(double, {"lambda": lambda x: x * 2}) + not_done(double))
-    assert [c.verify().status for c in cases] == [WRONG, PASSED, PASSED, NOT_DONE]
-    assert [str(c) for c in cases] == ["double-wrong-plus_one", "double-right-twice", "double-right-lambda",
-                                       "double-stub"]
+    answers = Answers(double)
+    answers.wrong("should be 4, got 3")(plus_one)
+    answers.right(twice, by_lambda=lambda x: x * 2)
+    assert [c.verify().status for c in answers.cases] == [NOT_DONE, WRONG, PASSED, PASSED]
+    assert [str(c) for c in answers.cases] == ["double-stub", "double-wrong-plus_one", "double-right-twice",
+                                               "double-right-by_lambda"]
 
 
 @pytest.mark.parametrize("case, says", [
@@ -41,13 +42,14 @@ def test_a_verdict_other_than_the_expected_one_fails(case, says):
     assert says in str(failure.value) and str(case) in str(failure.value)
 
 
-def test_tables_that_would_give_unreadable_or_vacuous_cases_are_refused():
+def test_answers_that_would_give_unreadable_or_vacuous_cases_are_refused():
+    answers = Answers(double)
     with pytest.raises(ValueError, match="without a readable name"):
-        right(double, [lambda x: 2 * x])
-    with pytest.raises(ValueError, match="share the label"):
-        right(double, [twice, twice])
+        answers.right(lambda x: 2 * x)
+    answers.right(twice)
+    with pytest.raises(ValueError, match="two answers are called 'twice'"):
+        answers.wrong("should be 4", twice=plus_one)
     with pytest.raises(ValueError, match="needs words"):
-        wrong(double, {"plus_one": (plus_one, "")})
+        answers.wrong("", plus_one=plus_one)
     with pytest.raises(ValueError, match="status must be"):
         Case(double, "x", twice, "fine")
-
