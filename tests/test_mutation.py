@@ -1,7 +1,11 @@
 """tests/mutation.py, the harness of every exercise's mutation tests: it can fail."""
+import importlib
+from pathlib import Path
+
 import pytest
 from mutation import Answers, Case, stub
 
+import helpers.check
 from helpers.exercises import NOT_DONE, PASSED, WRONG, exercise, expect
 
 
@@ -53,3 +57,25 @@ def test_answers_that_would_give_unreadable_or_vacuous_cases_are_refused():
         answers.wrong("", plus_one=plus_one)
     with pytest.raises(ValueError, match="status must be"):
         Case(double, "x", twice, "fine")
+
+
+EXERCISE_TESTS = sorted(Path(__file__).parent.glob("test_nb*_exercises.py"))
+
+
+@pytest.mark.parametrize("path", EXERCISE_TESTS, ids=lambda p: p.name)
+def test_every_answers_table_is_run(path):
+    """A test file runs its CASES: an Answers left out of them would test nothing, silently."""
+    module = importlib.import_module(path.stem)
+    tables = [v for v in vars(module).values() if isinstance(v, Answers)]
+    left_out = [str(case) for table in tables for case in table.cases if case not in module.CASES]
+    assert tables and not left_out, left_out
+
+
+def test_every_check_has_its_wrong_right_and_stub_cases():
+    """docs/exercises.md asks for at least five wrong answers and two right ones per exercise, and the stub."""
+    cases = [case for path in EXERCISE_TESTS for case in importlib.import_module(path.stem).CASES]
+    counts = {name: {s: 0 for s in (WRONG, PASSED, NOT_DONE)} for name in helpers.check.CHECKS}
+    for case in cases:
+        counts[case.check.name][case.status] += 1
+    short = {name: n for name, n in counts.items() if n[WRONG] < 5 or n[PASSED] < 2 or n[NOT_DONE] != 1}
+    assert len(EXERCISE_TESTS) >= 9 and not short, short
