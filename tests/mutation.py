@@ -28,8 +28,11 @@ message is not the one a case expects.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from torch import nn
 
 from helpers.exercises import NOT_DONE, PASSED, WRONG, Exercise, Outcome
 
@@ -100,3 +103,26 @@ class Answers:
         for label, answer in answers.items():
             self._add(label, answer, PASSED)
         return functions[0] if functions else None
+
+
+def head_on_base(*head: nn.Module, loss, freeze: str = "base") -> Callable:
+    """Return an answer ``base -> (nn.Sequential(base, *head), loss)``, the shape of 05b's and 08's model exercises.
+
+    ``freeze`` is ``"base"`` (the course's way), ``"none"`` or ``"all"``. Each call gets fresh copies of the
+    head's layers (their parameters drawn again, as a new ``nn.Linear`` would) and of the loss.
+    """
+    if freeze not in ("base", "none", "all"):
+        raise ValueError(f"freeze must be 'base', 'none' or 'all', not {freeze!r}")
+
+    def answer(base):
+        if freeze == "base":
+            base.requires_grad_(False)
+        layers = copy.deepcopy(head)
+        for layer in layers:
+            if hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
+        model = nn.Sequential(base, *layers)
+        if freeze == "all":
+            model.requires_grad_(False)
+        return model, copy.deepcopy(loss)
+    return answer

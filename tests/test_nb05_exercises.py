@@ -3,7 +3,7 @@ import operator
 
 import pytest
 import torch
-from mutation import Answers
+from mutation import Answers, head_on_base
 from torch import nn
 from torch.nn import functional as F
 
@@ -143,10 +143,13 @@ P_DOG.right(slice=right_p_dog,
 DOOR = Answers(helpers.check.my_door_model)
 
 
-@DOOR.right
-def right_door_model(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
+def door(*head, loss=None, freeze="base"):
+    """The course's answer (base frozen, nn.Linear(1000, 1), BCEWithLogitsLoss) but for what the arguments change."""
+    return head_on_base(*(head or [nn.Linear(1000, 1)]), loss=nn.BCEWithLogitsLoss() if loss is None else loss,
+                        freeze=freeze)
+
+
+DOOR.right(right_door_model=door())
 
 
 @DOOR.right
@@ -183,52 +186,10 @@ def unpacked_base_as_list(base):
     return [nn.Sequential(*base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()]  # the base's own layers, a list
 
 
-@DOOR.wrong("the base still trains")
-def base_not_frozen(base):
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
-
-
-@DOOR.wrong("nothing trains: the head is frozen too")
-def everything_frozen(base):
-    model = nn.Sequential(base, nn.Linear(1000, 1))
-    model.requires_grad_(False)
-    return model, nn.BCEWithLogitsLoss()
-
-
-@DOOR.wrong("one logit per photo")
-def two_outputs(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 2)), nn.CrossEntropyLoss()
-
-
-@DOOR.wrong("nn.BCELoss expects probabilities")
-def bce_on_logits(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCELoss()
-
-
-@DOOR.wrong("CrossEntropyLoss wants one score per class")
-def one_logit_cross_entropy(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.CrossEntropyLoss()
-
-
 @DOOR.wrong("does not contain the base you were given")
 def new_base(base):
     fresh = nn.Sequential(nn.Flatten(), nn.Linear(12, 1000)).requires_grad_(False)
     return nn.Sequential(fresh, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
-
-
-@DOOR.wrong("the sigmoid is applied twice")
-def sigmoid_then_bce_with_logits(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1), nn.Sigmoid()), nn.BCEWithLogitsLoss()
-
-
-@DOOR.wrong("it ends in a sigmoid and outputs probabilities")
-def sigmoid_then_bce(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1), nn.Sigmoid()), nn.BCELoss()
 
 
 @DOOR.wrong("base.requires_grad = False only sets a new attribute")
@@ -243,58 +204,25 @@ def eval_is_not_freezing(base):
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
 
 
-@DOOR.wrong("you returned the class nn.BCEWithLogitsLoss")
-def loss_class_not_instance(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss
-
-
-@DOOR.wrong("64,129 parameters train: the course's head is one layer")
-def hidden_layer_head(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 64), nn.ReLU(), nn.Linear(64, 1)), nn.BCEWithLogitsLoss()
-
-
-@DOOR.wrong("your head has no bias")
-def head_without_bias(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1, bias=False)), nn.BCEWithLogitsLoss()
-
-
-@DOOR.wrong("your model's outputs are never negative")
-def relu_after_head(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1), nn.ReLU()), nn.BCEWithLogitsLoss()
-
-
-@DOOR.wrong("your model's outputs all lie in [-1, 1]")
-def tanh_after_head(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1), nn.Tanh()), nn.BCEWithLogitsLoss()
-
-
-@DOOR.right
-def pos_weight_and_dropout(base):
-    base.requires_grad_(False)
-    return (nn.Sequential(base, nn.Dropout(0.2), nn.Linear(1000, 1)),
-            nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0])))
-
-
-@DOOR.wrong("binary cross-entropy on logits gives")
-def mse_loss(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.MSELoss()
-
-
-@DOOR.wrong("your loss takes sigmoid(logit) and then binary cross-entropy")
-def sigmoid_inside_own_loss(base):
-    base.requires_grad_(False)
-    return (nn.Sequential(base, nn.Linear(1000, 1)),
-            lambda logits, y: nn.functional.binary_cross_entropy(torch.sigmoid(logits), y))
-
-
-
-
+DOOR.right(pos_weight_and_dropout=door(nn.Dropout(0.2), nn.Linear(1000, 1),
+                                       loss=nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0]))))
+DOOR.wrong("the base still trains", base_not_frozen=door(freeze="none"))
+DOOR.wrong("nothing trains: the head is frozen too", everything_frozen=door(freeze="all"))
+DOOR.wrong("one logit per photo", two_outputs=door(nn.Linear(1000, 2), loss=nn.CrossEntropyLoss()))
+DOOR.wrong("nn.BCELoss expects probabilities", bce_on_logits=door(loss=nn.BCELoss()))
+DOOR.wrong("CrossEntropyLoss wants one score per class", one_logit_cross_entropy=door(loss=nn.CrossEntropyLoss()))
+DOOR.wrong("the sigmoid is applied twice", sigmoid_then_bce_with_logits=door(nn.Linear(1000, 1), nn.Sigmoid()))
+DOOR.wrong("it ends in a sigmoid and outputs probabilities",
+           sigmoid_then_bce=door(nn.Linear(1000, 1), nn.Sigmoid(), loss=nn.BCELoss()))
+DOOR.wrong("you returned the class nn.BCEWithLogitsLoss", loss_class_not_instance=door(loss=nn.BCEWithLogitsLoss))
+DOOR.wrong("64,129 parameters train: the course's head is one layer",
+           hidden_layer_head=door(nn.Linear(1000, 64), nn.ReLU(), nn.Linear(64, 1)))
+DOOR.wrong("your head has no bias", head_without_bias=door(nn.Linear(1000, 1, bias=False)))
+DOOR.wrong("your model's outputs are never negative", relu_after_head=door(nn.Linear(1000, 1), nn.ReLU()))
+DOOR.wrong("your model's outputs all lie in [-1, 1]", tanh_after_head=door(nn.Linear(1000, 1), nn.Tanh()))
+DOOR.wrong("binary cross-entropy on logits gives", mse_loss=door(loss=nn.MSELoss()))
+DOOR.wrong("your loss takes sigmoid(logit) and then binary cross-entropy",
+           sigmoid_inside_own_loss=door(loss=lambda logits, y: F.binary_cross_entropy(torch.sigmoid(logits), y)))
 
 
 # 05b · the fine-tuning learning rate -----------------------------------------------------------

@@ -4,7 +4,7 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from mutation import Answers
+from mutation import Answers, head_on_base
 from torch import nn
 
 import helpers
@@ -14,10 +14,13 @@ import helpers
 MODEL = Answers(helpers.check.my_assessment_model)
 
 
-@MODEL.right
-def right_model(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 6)), nn.CrossEntropyLoss()
+def assessment(*head, loss=None, freeze="base"):
+    """The course's answer (base frozen, nn.Linear(1000, 6), cross-entropy) but for what the arguments change."""
+    return head_on_base(*(head or [nn.Linear(1000, 6)]), loss=nn.CrossEntropyLoss() if loss is None else loss,
+                        freeze=freeze)
+
+
+MODEL.right(right_model=assessment())
 
 
 @MODEL.right
@@ -35,48 +38,6 @@ def model_freeze_after_bias_free(base):      # valid: freeze after building, a h
     return model, nn.CrossEntropyLoss(reduction="mean")
 
 
-@MODEL.wrong("this task has six classes")
-def one_output_bce(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
-
-
-@MODEL.wrong("shape (3, 6); yours gives (3, 2)")
-def two_outputs(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 2)), nn.CrossEntropyLoss()
-
-
-@MODEL.wrong("ends in a softmax")
-def with_softmax(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 6), nn.Softmax(dim=1)), nn.CrossEntropyLoss()
-
-
-@MODEL.wrong("the base still trains")
-def not_frozen(base):
-    return nn.Sequential(base, nn.Linear(1000, 6)), nn.CrossEntropyLoss()
-
-
-@MODEL.wrong("nothing trains")
-def everything_frozen(base):
-    model = nn.Sequential(base, nn.Linear(1000, 6))
-    model.requires_grad_(False)
-    return model, nn.CrossEntropyLoss()
-
-
-@MODEL.wrong("NLLLoss expects log-probabilities")
-def nll_on_logits(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 6)), nn.NLLLoss()
-
-
-@MODEL.wrong("is for yes/no targets")
-def bce_six(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 6)), nn.BCEWithLogitsLoss()
-
-
 @MODEL.wrong("does not contain the base")
 def head_only(base):
     base.requires_grad_(False)
@@ -87,6 +48,15 @@ def head_only(base):
 def named_layers(base):
     base.requires_grad_(False)
     return nn.Sequential(OrderedDict(base=base, head=nn.Linear(1000, 6))), nn.CrossEntropyLoss()
+
+
+MODEL.wrong("this task has six classes", one_output_bce=assessment(nn.Linear(1000, 1), loss=nn.BCEWithLogitsLoss()))
+MODEL.wrong("shape (3, 6); yours gives (3, 2)", two_outputs=assessment(nn.Linear(1000, 2)))
+MODEL.wrong("ends in a softmax", with_softmax=assessment(nn.Linear(1000, 6), nn.Softmax(dim=1)))
+MODEL.wrong("the base still trains", not_frozen=assessment(freeze="none"))
+MODEL.wrong("nothing trains", everything_frozen=assessment(freeze="all"))
+MODEL.wrong("NLLLoss expects log-probabilities", nll_on_logits=assessment(loss=nn.NLLLoss()))
+MODEL.wrong("is for yes/no targets", bce_six=assessment(loss=nn.BCEWithLogitsLoss()))
 
 
 # Exercise 2 · saving ------------------------------------------------------------------------------
