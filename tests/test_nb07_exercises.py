@@ -117,12 +117,26 @@ def predict_numpy_index(make_model, preprocess, state_path, image_path):      # 
         return np.argmax(model(preprocess(Image.open(image_path)).unsqueeze(0)).numpy()[0])
 
 
-@PREDICT.wrong("call model.eval()")
-def forgot_eval(make_model, preprocess, state_path, image_path):
-    model = make_model()
-    model.load_state_dict(torch.load(state_path, weights_only=True))
-    with torch.no_grad():
-        return int(model(preprocess(Image.open(image_path)).unsqueeze(0)).argmax(1))
+def make_predict(*, load="applied", weights_only=True, evaluate=True, result=lambda scores: int(scores.argmax(1))):
+    """Return predict(make_model, preprocess, state_path, image_path), right unless one option makes a typical slip.
+
+    load: "applied" (load_state_dict of what torch.load read), "read" (read, never applied) or "never".
+    """
+    def predict(make_model, preprocess, state_path, image_path):
+        model = make_model()
+        if load != "never":
+            state = torch.load(state_path, weights_only=weights_only)
+            if load == "applied":
+                model.load_state_dict(state)
+        if evaluate:
+            model.eval()
+        with torch.no_grad():
+            return result(model(preprocess(Image.open(image_path)).unsqueeze(0)))
+    return predict
+
+
+forgot_eval = make_predict(evaluate=False)
+PREDICT.wrong("call model.eval()", forgot_eval=forgot_eval)
 
 
 @PREDICT.wrong("call model.eval()")
@@ -131,28 +145,12 @@ def forgot_eval_seeded(make_model, preprocess, state_path, image_path):       # 
     return forgot_eval(make_model, preprocess, state_path, image_path)
 
 
-@PREDICT.wrong("the saved file was never read")
-def never_loaded(make_model, preprocess, state_path, image_path):
-    model = make_model().eval()
-    with torch.no_grad():
-        return int(model(preprocess(Image.open(image_path)).unsqueeze(0)).argmax(1))
-
-
-@PREDICT.wrong("an untrained model's")
-def loaded_not_applied(make_model, preprocess, state_path, image_path):
-    model = make_model().eval()
-    torch.load(state_path, weights_only=True)                                 # read, never load_state_dict
-    with torch.no_grad():
-        return int(model(preprocess(Image.open(image_path)).unsqueeze(0)).argmax(1))
-
-
-@PREDICT.wrong("never torch.load(..., weights_only=False)")
-def unsafe_load(make_model, preprocess, state_path, image_path):
-    model = make_model()
-    model.load_state_dict(torch.load(state_path, weights_only=False))
-    model.eval()
-    with torch.no_grad():
-        return int(model(preprocess(Image.open(image_path)).unsqueeze(0)).argmax(1))
+PREDICT.wrong("the saved file was never read", never_loaded=make_predict(load="never"))
+PREDICT.wrong("an untrained model's", loaded_not_applied=make_predict(load="read"))
+PREDICT.wrong("never torch.load(..., weights_only=False)", unsafe_load=make_predict(weights_only=False))
+PREDICT.wrong("return the class index, one int", returns_scores=make_predict(result=lambda scores: scores))
+PREDICT.wrong("return the class index as an int",
+              returns_probability=make_predict(result=lambda scores: float(scores.softmax(1).max())))
 
 
 @PREDICT.wrong("without the training preprocessing")
@@ -164,24 +162,6 @@ def no_preprocessing(make_model, preprocess, state_path, image_path):
     x = torch.from_numpy(np.asarray(grey, dtype=np.float32)).unsqueeze(0).unsqueeze(0)
     with torch.no_grad():
         return int(model(x).argmax(1))
-
-
-@PREDICT.wrong("return the class index, one int")
-def returns_scores(make_model, preprocess, state_path, image_path):
-    model = make_model()
-    model.load_state_dict(torch.load(state_path, weights_only=True))
-    model.eval()
-    with torch.no_grad():
-        return model(preprocess(Image.open(image_path)).unsqueeze(0))
-
-
-@PREDICT.wrong("return the class index as an int")
-def returns_probability(make_model, preprocess, state_path, image_path):
-    model = make_model()
-    model.load_state_dict(torch.load(state_path, weights_only=True))
-    model.eval()
-    with torch.no_grad():
-        return float(model(preprocess(Image.open(image_path)).unsqueeze(0)).softmax(1).max())
 
 
 def test_predict_file_restores_torch_load_even_when_the_answer_fails():
