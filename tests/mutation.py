@@ -126,3 +126,11 @@ def head_on_base(*head: nn.Module, loss, freeze: str = "base") -> Callable:
             model.requires_grad_(False)
         return model, copy.deepcopy(loss)
     return answer
+
+
+def course_model(head: nn.Module, loss) -> Callable:
+    """Return ``variant(*layers, loss=, freeze=)``: answers that are the course's model answer (the base frozen,
+    ``head`` on it, ``loss``) but for what the arguments change, as ``head_on_base`` builds them (05b, 08)."""
+    def variant(*layers: nn.Module, loss=loss, freeze: str = "base") -> Callable:
+        return head_on_base(*(layers or [head]), loss=loss, freeze=freeze)
+    return variant
