@@ -97,34 +97,23 @@ def shift_when_big(logits, dim=-1):  # ... or when a logit is "big"
     return naive(logits, dim)
 
 
-@SOFTMAX.wrong("subtracting the mean or the minimum")
-def mean_shift(logits, dim=-1):
-    exps = torch.exp(logits - logits.mean(dim=dim, keepdim=True))
-    return exps / exps.sum(dim=dim, keepdim=True)
+def make_softmax(shift=lambda x, d: x.amax(dim=d, keepdim=True), total=lambda e, d: e.sum(dim=d, keepdim=True)):
+    """Return softmax(logits, dim=-1) = exp(logits - shift) / total, right unless `shift` or `total` makes a slip."""
+    def softmax(logits, dim=-1):
+        exps = torch.exp(logits - shift(logits, dim))
+        return exps / total(exps, dim)
+    return softmax
 
 
-@SOFTMAX.wrong("maximum of the whole tensor")
-def global_max(logits, dim=-1):
-    exps = torch.exp(logits - logits.max())
-    return exps / exps.sum(dim=dim, keepdim=True)
-
-
-@SOFTMAX.wrong("not by the sum of the whole tensor")
-def sum_of_everything(logits, dim=-1):
-    exps = torch.exp(logits - logits.amax(dim=dim, keepdim=True))
-    return exps / exps.sum()
-
-
-@SOFTMAX.wrong("use the `dim` argument")
-def ignores_dim(logits, dim=-1):
-    exps = torch.exp(logits - logits.amax(dim=-1, keepdim=True))
-    return exps / exps.sum(dim=-1, keepdim=True)
-
-
-@SOFTMAX.wrong("keepdim=True")
-def no_keepdim(logits, dim=-1):
-    exps = torch.exp(logits - logits.amax(dim=dim))
-    return exps / exps.sum(dim=dim, keepdim=True)
+SOFTMAX.wrong("subtracting the mean or the minimum",
+              mean_shift=make_softmax(shift=lambda x, d: x.mean(dim=d, keepdim=True)))
+SOFTMAX.wrong("maximum of the whole tensor", global_max=make_softmax(shift=lambda x, d: x.max()))
+SOFTMAX.wrong("not by the sum of the whole tensor", sum_of_everything=make_softmax(total=lambda e, d: e.sum()))
+SOFTMAX.wrong("use the `dim` argument", ignores_dim=make_softmax(shift=lambda x, d: x.amax(dim=-1, keepdim=True),
+                                                                  total=lambda e, d: e.sum(dim=-1, keepdim=True)))
+SOFTMAX.wrong("keepdim=True", no_keepdim=make_softmax(shift=lambda x, d: x.amax(dim=d)))
+SOFTMAX.wrong("returns a pair (values, indices)",
+              max_namedtuple=make_softmax(shift=lambda x, d: x.max(dim=d, keepdim=True)))
 
 
 @SOFTMAX.wrong("on a square batch (3×3)")
@@ -132,12 +121,6 @@ def sum_no_keepdim_square(logits, dim=-1):  # breaks loudly on (2, 3), silently 
     exps = torch.exp(logits - logits.amax(dim=dim, keepdim=True))
     total = exps.sum(dim=dim)
     return exps / (total if logits.ndim == 2 and logits.shape[0] == logits.shape[1] else total.unsqueeze(dim))
-
-
-@SOFTMAX.wrong("returns a pair (values, indices)")
-def max_namedtuple(logits, dim=-1):
-    exps = torch.exp(logits - logits.max(dim=dim, keepdim=True))
-    return exps / exps.sum(dim=dim, keepdim=True)
 
 
 @SOFTMAX.wrong("keep the input's dtype")
