@@ -1,9 +1,12 @@
-"""tests/mutation.py, the harness of every exercise's mutation tests: it can fail."""
+"""tests/mutation.py, the harness of every exercise's mutation tests: it can fail, its answer builders do what
+they say, and every test_nbNN_exercises.py runs all its cases."""
 import importlib
 from pathlib import Path
 
 import pytest
-from mutation import Answers, Case, stub
+import torch
+from mutation import Answers, Case, course_model, head_on_base, stub
+from torch import nn
 
 import helpers.check
 from helpers.exercises import NOT_DONE, PASSED, WRONG, exercise, expect
@@ -57,6 +60,31 @@ def test_answers_that_would_give_unreadable_or_vacuous_cases_are_refused():
         answers.wrong("", plus_one=plus_one)
     with pytest.raises(ValueError, match="status must be"):
         Case(double, "x", twice, "fine")
+
+
+
+def _trains(module):
+    return [p.requires_grad for p in module.parameters()]
+
+
+@pytest.mark.parametrize("freeze, base_trains, head_trains", [("base", False, True), ("none", True, True),
+                                                              ("all", False, False)])
+def test_head_on_base_freezes_what_it_says_and_builds_a_fresh_head_each_call(freeze, base_trains, head_trains):
+    answer = head_on_base(nn.Linear(3, 2), loss=nn.MSELoss(), freeze=freeze)
+    (first, loss), (second, _) = answer(nn.Linear(4, 3)), answer(nn.Linear(4, 3))
+    assert isinstance(loss, nn.MSELoss) and len(first) == 2
+    assert _trains(first[0]) == [base_trains] * 2 and _trains(first[1]) == [head_trains] * 2
+    assert first[1] is not second[1] and not torch.equal(first[1].weight, second[1].weight)  # drawn again
+
+
+def test_course_model_changes_only_what_it_is_given():
+    door = course_model(nn.Linear(3, 1), nn.BCEWithLogitsLoss())
+    model, loss = door()(nn.Linear(4, 3))
+    assert [type(m) for m in model] == [nn.Linear, nn.Linear] and isinstance(loss, nn.BCEWithLogitsLoss)
+    model, loss = door(nn.Linear(3, 1), nn.Sigmoid(), loss=nn.BCELoss())(nn.Linear(4, 3))
+    assert [type(m) for m in model] == [nn.Linear, nn.Linear, nn.Sigmoid] and isinstance(loss, nn.BCELoss)
+    with pytest.raises(ValueError, match="freeze must be"):
+        head_on_base(nn.Linear(3, 1), loss=None, freeze="head")
 
 
 EXERCISE_TESTS = sorted(Path(__file__).parent.glob("test_nb*_exercises.py"))
