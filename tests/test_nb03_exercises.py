@@ -10,10 +10,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+from mutation import Answers
 
 import helpers
 import helpers.check
-from helpers.exercises import NOT_DONE, PASSED, WRONG
 
 # --- honest_timing(fn, sync, clock, warmup, repeats) -> median seconds per call -----------------
 
@@ -54,6 +54,10 @@ def timing_stub(fn, sync, clock, warmup, repeats):
     raise NotImplementedError()
 
 
+TIMING = Answers(helpers.check.honest_timing, stub=timing_stub)
+
+
+@TIMING.right
 def torch_median(fn, sync, clock, warmup, repeats):  # torch's median of an even count is the lower one
     for _ in range(warmup):
         fn()
@@ -83,36 +87,27 @@ def numpy_median_while_loop(fn, sync, clock, warmup, repeats):
     return np.median(times)
 
 
+@TIMING.wrong("calls helpers.benchmark")
 def calls_benchmark(fn, sync, clock, warmup, repeats):
     return helpers.benchmark(fn, warmup=warmup, repeats=repeats).median
 
 
-TIMING_RIGHT = {"statistics_median": make_timing(), "torch_median": torch_median,
-                "numpy_median": numpy_median_while_loop, "median_low": make_timing(reduce=statistics.median_low)}
+TIMING.right(statistics_median=make_timing(), numpy_median=numpy_median_while_loop,
+             median_low=make_timing(reduce=statistics.median_low))
 
-TIMING_WRONG = {
-    "no_sync": (make_timing(sync_each=False, sync_after_warmup=False), "no synchronisation"),
-    "no_warmup": (make_timing(warm_up=False), "no warm-up"),
-    "mean": (make_timing(reduce=statistics.fmean), "you returned the mean"),
-    "min": (make_timing(reduce=min), "you returned the fastest call"),
-    "total": (make_timing(reduce=sum), "you returned the total"),
-    "single_call": (make_timing(single_call=True), "you timed a single call"),
-    "no_sync_after_warmup": (make_timing(sync_after_warmup=False), "call sync() after the warm-up"),
-    "own_clock": (make_timing(own_clock=True), "never called `clock()`"),
-    "fixed_counts": (make_timing(counts=(3, 9)), "use the `warmup` and `repeats` arguments"),
-    "one_block": (make_timing(block=True), "as one block"),
-    "one_start": (make_timing(one_start=True), "timed from the same start"),
-    "milliseconds": (make_timing(scale=1000.0), "milliseconds"),
-    "calls_benchmark": (calls_benchmark, "calls helpers.benchmark"),
-    "returns_list": (make_timing(reduce=list), "return one number"),
-}
-
-
-@pytest.mark.parametrize("name", TIMING_WRONG)
-def test_honest_timing_mistakes_get_their_message(name):
-    answer, words = TIMING_WRONG[name]
-    result = helpers.check.honest_timing.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+TIMING.wrong("no synchronisation", no_sync=make_timing(sync_each=False, sync_after_warmup=False))
+TIMING.wrong("no warm-up", no_warmup=make_timing(warm_up=False))
+TIMING.wrong("you returned the mean", mean=make_timing(reduce=statistics.fmean))
+TIMING.wrong("you returned the fastest call", min=make_timing(reduce=min))
+TIMING.wrong("you returned the total", total=make_timing(reduce=sum))
+TIMING.wrong("you timed a single call", single_call=make_timing(single_call=True))
+TIMING.wrong("call sync() after the warm-up", no_sync_after_warmup=make_timing(sync_after_warmup=False))
+TIMING.wrong("never called `clock()`", own_clock=make_timing(own_clock=True))
+TIMING.wrong("use the `warmup` and `repeats` arguments", fixed_counts=make_timing(counts=(3, 9)))
+TIMING.wrong("as one block", one_block=make_timing(block=True))
+TIMING.wrong("timed from the same start", one_start=make_timing(one_start=True))
+TIMING.wrong("milliseconds", milliseconds=make_timing(scale=1000.0))
+TIMING.wrong("return one number", returns_list=make_timing(reduce=list))
 
 
 def test_benchmark_is_restored_after_a_check():
@@ -123,48 +118,39 @@ def test_benchmark_is_restored_after_a_check():
 
 # --- scaled_learning_rate(base_lr, base_batch, batch) -> the linear rule ------------------------
 
+LR = Answers(helpers.check.scaled_learning_rate)
+
+
 def lr_right(base_lr, base_batch, batch):
     return base_lr * batch / base_batch
 
 
-LR_RIGHT = {"multiply_then_divide": lr_right,
-            "factor_first": lambda base_lr, base_batch, batch: base_lr * (batch / base_batch),
-            "fraction": lambda base_lr, base_batch, batch: base_lr * Fraction(batch, base_batch),
-            "numpy": lambda base_lr, base_batch, batch: np.float64(base_lr) / base_batch * batch,
-            "powers_of_two": lambda base_lr, base_batch, batch: base_lr * 2 ** math.log2(batch / base_batch)}
+LR.right(multiply_then_divide=lr_right,
+         factor_first=lambda base_lr, base_batch, batch: base_lr * (batch / base_batch),
+         fraction=lambda base_lr, base_batch, batch: base_lr * Fraction(batch, base_batch),
+         numpy=lambda base_lr, base_batch, batch: np.float64(base_lr) / base_batch * batch,
+         powers_of_two=lambda base_lr, base_batch, batch: base_lr * 2 ** math.log2(batch / base_batch))
 
-LR_WRONG = {
-    "wrong_way": (lambda base_lr, base_batch, batch: base_lr * base_batch / batch, "scaled the wrong way"),
-    "square_root": (lambda base_lr, base_batch, batch: base_lr * math.sqrt(batch / base_batch), "square-root rule"),
-    "integer_factor": (lambda base_lr, base_batch, batch: base_lr * (batch // base_batch) or base_lr,
-                       "integer division"),
-    "unchanged": (lambda base_lr, base_batch, batch: base_lr, "unchanged"),
-    "factor_only": (lambda base_lr, base_batch, batch: batch / base_batch, "multiply the base learning rate"),
-    "floor_division": (lambda base_lr, base_batch, batch: base_lr * batch // base_batch, "floor division"),
-    "notebook_constants": (lambda base_lr, base_batch, batch: 1e-3 * batch / 32, "use the arguments"),
-    "rounded": (lambda base_lr, base_batch, batch: round(base_lr * batch / base_batch, 3), "don't round"),
-    "tensor": (lambda base_lr, base_batch, batch: torch.tensor(base_lr * batch / base_batch), "return a number"),
-    "additive": (lambda base_lr, base_batch, batch: base_lr + (batch - base_batch) * 1e-5, "expected 0.004"),
-}
+LR.wrong("scaled the wrong way", wrong_way=lambda base_lr, base_batch, batch: base_lr * base_batch / batch)
+LR.wrong("square-root rule", square_root=lambda base_lr, base_batch, batch: base_lr * math.sqrt(batch / base_batch))
+LR.wrong("integer division",
+         integer_factor=lambda base_lr, base_batch, batch: base_lr * (batch // base_batch) or base_lr)
+LR.wrong("unchanged", unchanged=lambda base_lr, base_batch, batch: base_lr)
+LR.wrong("multiply the base learning rate", factor_only=lambda base_lr, base_batch, batch: batch / base_batch)
+LR.wrong("floor division", floor_division=lambda base_lr, base_batch, batch: base_lr * batch // base_batch)
+LR.wrong("use the arguments", notebook_constants=lambda base_lr, base_batch, batch: 1e-3 * batch / 32)
+LR.wrong("don't round", rounded=lambda base_lr, base_batch, batch: round(base_lr * batch / base_batch, 3))
+LR.wrong("return a number", tensor=lambda base_lr, base_batch, batch: torch.tensor(base_lr * batch / base_batch))
+LR.wrong("expected 0.004", additive=lambda base_lr, base_batch, batch: base_lr + (batch - base_batch) * 1e-5)
 
 
-@pytest.mark.parametrize("name", LR_WRONG)
-def test_scaled_learning_rate_mistakes_get_their_message(name):
-    answer, words = LR_WRONG[name]
-    result = helpers.check.scaled_learning_rate.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+
+# --- every answer gets its verdict --------------------------------------------------------------
+
+CASES = TIMING.cases + LR.cases
 
 
-RIGHT = ([(helpers.check.honest_timing, f"timing-{k}", f) for k, f in TIMING_RIGHT.items()]
-         + [(helpers.check.scaled_learning_rate, f"lr-{k}", f) for k, f in LR_RIGHT.items()])
-
-
-@pytest.mark.parametrize("check, label, right", RIGHT, ids=[label for _, label, _ in RIGHT])
-def test_right_answers_pass(check, label, right):
-    assert check.outcome(right).status == PASSED, check.outcome(right).line
-
-
-def test_stubs_are_not_done():
-    assert helpers.check.honest_timing.outcome(timing_stub).status == NOT_DONE
-    assert helpers.check.scaled_learning_rate.outcome(lambda *a: (_ for _ in ()).throw(NotImplementedError())
-                                                      ).status == NOT_DONE
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_answer_gets_its_verdict(case):
+    """Each wrong answer gets its own message, each right one passes, the stub is not done."""
+    case.verify()

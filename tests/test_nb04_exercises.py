@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from mutation import Answers
 
 import helpers.check
-from helpers.exercises import NOT_DONE, PASSED, WRONG
 
 
 def make_adam(*, moments="right", correct_m=True, correct_v=True, eps_place="outside", sign=-1.0, t_shift=0,
@@ -53,8 +53,8 @@ def make_adamw(decay="right", **adam_slips):
     return adamw
 
 
-def stub(*args, **kwargs):
-    raise NotImplementedError()
+ADAM = Answers(helpers.check.adam_update)
+ADAMW = Answers(helpers.check.adamw_update)
 
 
 # --- valid alternatives ------------------------------------------------------------------------
@@ -139,80 +139,55 @@ def as_list(param, grad, m, v, t, lr, beta1, beta2, eps):
     return list(make_adam()(param, grad, m, v, t, lr, beta1, beta2, eps))
 
 
-@pytest.mark.parametrize("answer", [make_adam(), in_place_adam, torch_style_adam, as_list],
-                         ids=["equations", "in_place", "torch_arrangement", "list"])
-def test_adam_valid_answers_pass(answer):
-    result = helpers.check.adam_update.outcome(answer)
-    assert result.status == PASSED, result.line
+ADAM.right(equations=make_adam(), in_place=in_place_adam, torch_arrangement=torch_style_adam, list=as_list)
+ADAM.wrong("the bias correction is missing", no_bias_correction=make_adam(correct_m=False, correct_v=False))
+ADAM.wrong("m is not bias-corrected", m_not_corrected=make_adam(correct_m=False))
+ADAM.wrong("v is not bias-corrected", v_not_corrected=make_adam(correct_v=False))
+ADAM.wrong("the corrections are swapped", corrections_swapped=make_adam(swap=True))
+ADAM.wrong("epsilon is inside the square root", eps_inside_root=make_adam(eps_place="inside"))
+ADAM.wrong("epsilon is added before the bias correction", eps_before_correction=make_adam(eps_place="before"))
+ADAM.wrong("the denominator is the square root", no_square_root=make_adam(root=False))
+ADAM.wrong("your first moment m uses beta2", m_uses_beta2=make_adam(moments="m_beta2"))
+ADAM.wrong("your second moment v uses beta1", v_uses_beta1=make_adam(moments="v_beta1"))
+ADAM.wrong("not its square", v_not_squared=make_adam(moments="v_not_squared"))
+ADAM.wrong("your m adds the whole gradient", m_no_one_minus=make_adam(moments="m_no_one_minus"))
+ADAM.wrong("not the beta1 you were given", default_betas=make_adam(moments="defaults"))
+ADAM.wrong("your m uses beta 0.8, not the beta1", betas_written_in=make_adam(moments="written_in"))  # 0.8, 0.99
+ADAM.wrong("uphill", uphill=make_adam(sign=1.0))
+ADAM.wrong("uses t + 1", t_plus_one=make_adam(t_shift=1))
+ADAM.wrong("1 - beta**0 = 0 on the first step", t_minus_one=make_adam(t_shift=-1))
+ADAM.wrong("not the lr you were given", default_lr=make_adam(lr_fixed=1e-3))
+ADAM.wrong("the right direction but", lr_written_in=make_adam(lr_fixed=0.1))  # the first setting's lr typed in
+ADAM.wrong("your epsilon is 1e-8", default_eps=make_adam(eps_fixed=1e-8))
+ADAM.wrong("your update has no epsilon", no_eps=make_adam(eps_fixed=0.0))
+ADAM.wrong("you returned the bias-corrected m_hat and v_hat", returns_hats=make_adam(return_hats=True))
+ADAM.wrong("your function uses torch.optim", torch_optim=adam_through_torch_optim,
+           torch_functional=adam_through_functional)
+ADAM.wrong("the check passes float64", float32=adam_with_float32)
+ADAM.wrong("your corrections divide by (1 - beta)**t", power_outside=power_outside)
+ADAM.wrong("the correction belongs inside the root", unrooted_correction=unrooted_correction)
+ADAM.wrong("as tensors of the parameter's shape", numbers=lambda *args, **kwargs: (1.0, 2.0, 3.0))
+ADAM.wrong("(2, 3)", flattened=lambda p, *a, **k: tuple(x.flatten() for x in make_adam()(p, *a, **k)))
+
+ADAMW.right(equations=make_adamw(), subtraction=adamw_subtracting_decay, calls_adam=adamw_calling_adam)
+ADAMW.wrong("that is Adam's L2 (coupled) decay", coupled=make_adamw("coupled"))
+ADAMW.wrong("the decay is applied twice", decay_twice=make_adamw("both"))
+ADAMW.wrong("no weight decay", no_decay=make_adamw("none"))
+ADAMW.wrong("the decay is applied after the Adam step", decay_after_step=make_adamw("after"))
+ADAMW.wrong("(1 - lr * weight_decay)", decay_without_lr=make_adamw("no_lr"))
+ADAMW.wrong("weight_decay 0.01 (AdamW's default)", default_weight_decay=make_adamw("default_wd"))
+ADAMW.wrong("the bias correction is missing", no_bias_correction=make_adamw(correct_m=False, correct_v=False))
+ADAMW.wrong("epsilon is inside the square root", eps_inside_root=make_adamw(eps_place="inside"))
+ADAMW.wrong("your function uses torch.optim", torch_optim=adamw_through_torch_optim)
+ADAMW.wrong("unexpected keyword argument 'weight_decay'", adam_signature=make_adam())  # Adam's is not AdamW's
+
+CASES = ADAM.cases + ADAMW.cases
 
 
-def test_adam_stub_is_not_done():
-    assert helpers.check.adam_update.outcome(stub).status == NOT_DONE
-
-
-@pytest.mark.parametrize("answer, words", [
-    (make_adam(correct_m=False, correct_v=False), "the bias correction is missing"),
-    (make_adam(correct_m=False), "m is not bias-corrected"),
-    (make_adam(correct_v=False), "v is not bias-corrected"),
-    (make_adam(swap=True), "the corrections are swapped"),
-    (make_adam(eps_place="inside"), "epsilon is inside the square root"),
-    (make_adam(eps_place="before"), "epsilon is added before the bias correction"),
-    (make_adam(root=False), "the denominator is the square root"),
-    (make_adam(moments="m_beta2"), "your first moment m uses beta2"),
-    (make_adam(moments="v_beta1"), "your second moment v uses beta1"),
-    (make_adam(moments="v_not_squared"), "not its square"),
-    (make_adam(moments="m_no_one_minus"), "your m adds the whole gradient"),
-    (make_adam(moments="defaults"), "not the beta1 you were given"),
-    (make_adam(moments="written_in"), "your m uses beta 0.8, not the beta1"),  # 0.8, 0.99 typed in
-    (make_adam(sign=1.0), "uphill"),
-    (make_adam(t_shift=1), "uses t + 1"),
-    (make_adam(t_shift=-1), "1 - beta**0 = 0 on the first step"),
-    (make_adam(lr_fixed=1e-3), "not the lr you were given"),
-    (make_adam(lr_fixed=0.1), "the right direction but"),         # the first setting's lr typed in
-    (make_adam(eps_fixed=1e-8), "your epsilon is 1e-8"),
-    (make_adam(eps_fixed=0.0), "your update has no epsilon"),
-    (make_adam(return_hats=True), "you returned the bias-corrected m_hat and v_hat"),
-    (adam_through_torch_optim, "your function uses torch.optim"),
-    (adam_through_functional, "your function uses torch.optim"),
-    (adam_with_float32, "the check passes float64"),
-    (power_outside, "your corrections divide by (1 - beta)**t"),
-    (unrooted_correction, "the correction belongs inside the root"),
-], ids=lambda x: x if isinstance(x, str) else "")
-def test_adam_mistakes_get_their_message(answer, words):
-    result = helpers.check.adam_update.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
-
-
-@pytest.mark.parametrize("answer", [make_adamw(), adamw_subtracting_decay, adamw_calling_adam],
-                         ids=["equations", "subtraction", "calls_adam"])
-def test_adamw_valid_answers_pass(answer):
-    result = helpers.check.adamw_update.outcome(answer)
-    assert result.status == PASSED, result.line
-
-
-def test_adamw_stub_and_shapes():
-    assert helpers.check.adamw_update.outcome(stub).status == NOT_DONE
-    assert helpers.check.adamw_update.outcome(make_adam()).status == WRONG, "Adam's signature is not AdamW's"
-    numbers = helpers.check.adam_update.outcome(lambda *args, **kwargs: (1.0, 2.0, 3.0))
-    assert numbers.status == WRONG and "as tensors of the parameter's shape" in numbers.message
-    flat = helpers.check.adam_update.outcome(lambda p, *a, **k: tuple(x.flatten() for x in make_adam()(p, *a, **k)))
-    assert flat.status == WRONG and "(2, 3)" in flat.message, flat.line
-
-
-@pytest.mark.parametrize("answer, words", [
-    (make_adamw("coupled"), "that is Adam's L2 (coupled) decay"),
-    (make_adamw("both"), "the decay is applied twice"),
-    (make_adamw("none"), "no weight decay"),
-    (make_adamw("after"), "the decay is applied after the Adam step"),
-    (make_adamw("no_lr"), "(1 - lr * weight_decay)"),
-    (make_adamw("default_wd"), "weight_decay 0.01 (AdamW's default)"),
-    (make_adamw(correct_m=False, correct_v=False), "the bias correction is missing"),
-    (make_adamw(eps_place="inside"), "epsilon is inside the square root"),
-    (adamw_through_torch_optim, "your function uses torch.optim"),
-], ids=lambda x: x if isinstance(x, str) else "")
-def test_adamw_mistakes_get_their_message(answer, words):
-    result = helpers.check.adamw_update.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_answer_gets_its_verdict(case):
+    """Each wrong answer gets its own message, each right one passes, the stub is not done."""
+    case.verify()
 
 
 def test_the_spy_leaves_torch_optim_as_it_was():

@@ -1,21 +1,18 @@
 """Mutation tests of notebooks 05a's and 05b's exercise checks: typical wrong answers get their own message."""
+import operator
+
 import pytest
 import torch
+from mutation import Answers, course_model
 from torch import nn
+from torch.nn import functional as F
 
 import helpers
-from helpers.exercises import NOT_DONE, PASSED, WRONG
-
-
-def stub(*args):
-    raise NotImplementedError()
-
-
-def outcome(check, answer):
-    return check.outcome(answer)
-
 
 # 05a · the course's decision -------------------------------------------------------------------
+
+DECISION = Answers(helpers.check.my_doggy_door_decision)
+
 
 def right_door(idx):
     if 151 <= idx <= 268:
@@ -73,36 +70,30 @@ def by_top_value(probs):
     return right_door(int(probs.max()))  # the probability, not its index
 
 
-@pytest.mark.parametrize("answer, words", [
-    (on_top1(door_without_268), "includes both ends"),
-    (on_top1(door_without_cats), "cats get 'Kitty stay inside!'"),
-    (on_top1(door_from_150), "class 150 (sea lion) is not a dog"),
-    (on_top1(cats_from_282), "the cat range 281–285 includes both ends"),
-    (on_top1(cats_from_280), "class 280 (grey fox) is not a cat"),
-    (on_top1(lambda idx: "come in" if 151 <= idx <= 268 else "out"), "three messages exactly"),
-    (by_summed_probability, "you decided by the summed group probability"),
-    (by_largest_group, "the largest summed probability"),
-    (only_when_sure, "only when its probability is above 0.5"),
-    (by_top_value, "class 151 (Chihuahua) on top with probability 0.90 should get"),
-], ids=["range_end_excluded", "no_cats", "starts_at_150", "cats_from_282", "cats_from_280", "own_messages",
-        "summed_rule", "largest_group", "threshold", "max_value_not_index"])
-def test_door_decision_mistakes_get_their_message(answer, words):
-    result = helpers.check.my_doggy_door_decision.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+DECISION.wrong("includes both ends", range_end_excluded=on_top1(door_without_268))
+DECISION.wrong("cats get 'Kitty stay inside!'", no_cats=on_top1(door_without_cats))
+DECISION.wrong("class 150 (sea lion) is not a dog", starts_at_150=on_top1(door_from_150))
+DECISION.wrong("the cat range 281–285 includes both ends", cats_from_282=on_top1(cats_from_282))
+DECISION.wrong("class 280 (grey fox) is not a cat", cats_from_280=on_top1(cats_from_280))
+DECISION.wrong("three messages exactly",
+               own_messages=on_top1(lambda idx: "come in" if 151 <= idx <= 268 else "out"))
+DECISION.wrong("you decided by the summed group probability", summed_rule=by_summed_probability)
+DECISION.wrong("the largest summed probability", largest_group=by_largest_group)
+DECISION.wrong("only when its probability is above 0.5", threshold=only_when_sure)
+DECISION.wrong("class 151 (Chihuahua) on top with probability 0.90 should get", max_value_not_index=by_top_value)
 
 
-@pytest.mark.parametrize("answer", [
-    on_top1(right_door),
-    lambda probs: ("Doggy come on in!" if int(probs.argmax()) in helpers.DOG_CLASSES else "Kitty stay inside!"
-                   if int(probs.argmax()) in helpers.CAT_CLASSES else "You're not a dog! Stay outside!"),
-    lambda probs: right_door(torch.topk(probs, 1).indices.item()),
-], ids=["chained_comparison", "helpers_ranges", "topk"])
-def test_door_decision_valid_answers_pass(answer):
-    result = helpers.check.my_doggy_door_decision.outcome(answer)
-    assert result.status == PASSED, result.line
+DECISION.right(chained_comparison=on_top1(right_door),
+               helpers_ranges=lambda probs: ("Doggy come on in!" if int(probs.argmax()) in helpers.DOG_CLASSES
+                                             else "Kitty stay inside!" if int(probs.argmax()) in helpers.CAT_CLASSES
+                                             else "You're not a dog! Stay outside!"),
+               topk=lambda probs: right_door(torch.topk(probs, 1).indices.item()))
 
 
 # 05a · the summed dog probability --------------------------------------------------------------
+
+P_DOG = Answers(helpers.check.my_dog_probability)
+
 
 def right_p_dog(logits):
     return logits.softmax(dim=1)[:, 151:269].sum(dim=1)
@@ -112,31 +103,27 @@ def four_photos_written_in(logits):
     return torch.stack([logits[i].softmax(dim=0)[151:269].sum() for i in range(4)])
 
 
+@P_DOG.wrong("exp overflows")
 def naive_exp(logits):
     e = logits.exp()
     return e[:, 151:269].sum(dim=1) / e.sum(dim=1)
 
 
-@pytest.mark.parametrize("answer, words", [
-    (lambda lg: lg[:, 151:269].sum(dim=1), "summed the logits"),
-    (lambda lg: lg.softmax(dim=0)[:, 151:269].sum(dim=1), "softmax ran over the batch (dim=0)"),
-    (lambda lg: lg.softmax(dim=1)[:, 151:268].sum(dim=1), "class 268 is missing"),
-    (lambda lg: lg.softmax(dim=1)[:, 152:269].sum(dim=1), "class 151 is missing"),
-    (lambda lg: lg.softmax(dim=1)[:, 151:286].sum(dim=1), "dogs AND cats"),
-    (lambda lg: lg.softmax(dim=1)[:, 151:269].sum(dim=1, keepdim=True), "no keepdim"),
-    (lambda lg: lg.softmax(dim=1).max(dim=1).values, "top-1 probability"),
-    (lambda lg: lg.softmax(dim=1)[:, 151:269].mean(dim=1), "P(dog) is their SUM"),
-    (lambda lg: lg.softmax(dim=1)[:, 151:269].max(dim=1).values, "the most likely dog breed's probability"),
-    (lambda lg: lg.sigmoid()[:, 151:269].sum(dim=1), "you applied a sigmoid"),
-    (lambda lg: lg.log_softmax(dim=1)[:, 151:269].sum(dim=1), "summed log-probabilities"),
-    (lambda lg: lg[:, 151:269].softmax(dim=1).sum(dim=1), "softmax over the dog columns alone"),
-    (four_photos_written_in, "it must work for any number of rows"),
-    (naive_exp, "exp overflows"),
-], ids=["logits_summed", "softmax_dim0", "slice_151_268", "slice_152_269", "cats_too", "keepdim", "top1",
-        "mean", "best_breed", "sigmoid", "log_probs", "dog_only_softmax", "four_written_in", "naive_exp"])
-def test_dog_probability_mistakes_get_their_message(answer, words):
-    result = helpers.check.my_dog_probability.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+P_DOG.wrong("summed the logits", logits_summed=lambda lg: lg[:, 151:269].sum(dim=1))
+P_DOG.wrong("softmax ran over the batch (dim=0)", softmax_dim0=lambda lg: lg.softmax(dim=0)[:, 151:269].sum(dim=1))
+P_DOG.wrong("class 268 is missing", slice_151_268=lambda lg: lg.softmax(dim=1)[:, 151:268].sum(dim=1))
+P_DOG.wrong("class 151 is missing", slice_152_269=lambda lg: lg.softmax(dim=1)[:, 152:269].sum(dim=1))
+P_DOG.wrong("dogs AND cats", cats_too=lambda lg: lg.softmax(dim=1)[:, 151:286].sum(dim=1))
+P_DOG.wrong("no keepdim", keepdim=lambda lg: lg.softmax(dim=1)[:, 151:269].sum(dim=1, keepdim=True))
+P_DOG.wrong("top-1 probability", top1=lambda lg: lg.softmax(dim=1).max(dim=1).values)
+P_DOG.wrong("P(dog) is their SUM", mean=lambda lg: lg.softmax(dim=1)[:, 151:269].mean(dim=1))
+P_DOG.wrong("the most likely dog breed's probability",
+            best_breed=lambda lg: lg.softmax(dim=1)[:, 151:269].max(dim=1).values)
+P_DOG.wrong("you applied a sigmoid", sigmoid=lambda lg: lg.sigmoid()[:, 151:269].sum(dim=1))
+P_DOG.wrong("summed log-probabilities", log_probs=lambda lg: lg.log_softmax(dim=1)[:, 151:269].sum(dim=1))
+P_DOG.wrong("softmax over the dog columns alone",
+            dog_only_softmax=lambda lg: lg[:, 151:269].softmax(dim=1).sum(dim=1))
+P_DOG.wrong("it must work for any number of rows", four_written_in=four_photos_written_in)
 
 
 def stable_by_hand(logits):
@@ -145,24 +132,21 @@ def stable_by_hand(logits):
     return e[:, list(helpers.DOG_CLASSES)].sum(dim=1) / e.sum(dim=1)
 
 
-@pytest.mark.parametrize("answer", [
-    right_p_dog,
-    lambda lg: torch.nn.functional.softmax(lg, dim=-1)[:, list(helpers.DOG_CLASSES)].sum(-1),
-    lambda lg: (lg[:, 151:269].logsumexp(dim=1) - lg.logsumexp(dim=1)).exp(),
-    stable_by_hand,
-], ids=["slice", "functional_dog_classes", "logsumexp", "by_hand_with_max"])
-def test_dog_probability_valid_answers_pass(answer):
-    result = helpers.check.my_dog_probability.outcome(answer)
-    assert result.status == PASSED, result.line
+P_DOG.right(slice=right_p_dog,
+            functional_dog_classes=lambda lg: F.softmax(lg, dim=-1)[:, list(helpers.DOG_CLASSES)].sum(-1),
+            logsumexp=lambda lg: (lg[:, 151:269].logsumexp(dim=1) - lg.logsumexp(dim=1)).exp(),
+            by_hand_with_max=stable_by_hand)
 
 
 # 05b · freeze the base, add the head -----------------------------------------------------------
 
-def right_door_model(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
+DOOR = Answers(helpers.check.my_door_model)
+door = course_model(nn.Linear(1000, 1), nn.BCEWithLogitsLoss())  # the right answer but for what arguments change
+
+DOOR.right(right_door_model=door())
 
 
+@DOOR.right
 def loop_freeze_functional_loss(base):
     for p in base.parameters():
         p.requires_grad = False
@@ -178,152 +162,83 @@ class DoorModel(nn.Module):
         return self.head(self.base(x))
 
 
+@DOOR.right
 def own_module_sum_loss(base):
     return DoorModel(base), nn.BCEWithLogitsLoss(reduction="sum")
 
 
+@DOOR.right
 def freeze_after_building(base):
     model = nn.Sequential(base, nn.Linear(1000, 1))
     model[0].requires_grad_(False)
     return model, nn.BCEWithLogitsLoss()
 
 
+@DOOR.right
 def unpacked_base_as_list(base):
     base.requires_grad_(False)
     return [nn.Sequential(*base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()]  # the base's own layers, a list
 
 
-def base_not_frozen(base):
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
-
-
-def everything_frozen(base):
-    model = nn.Sequential(base, nn.Linear(1000, 1))
-    model.requires_grad_(False)
-    return model, nn.BCEWithLogitsLoss()
-
-
-def two_outputs(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 2)), nn.CrossEntropyLoss()
-
-
-def bce_on_logits(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCELoss()
-
-
-def one_logit_cross_entropy(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.CrossEntropyLoss()
-
-
+@DOOR.wrong("does not contain the base you were given")
 def new_base(base):
     fresh = nn.Sequential(nn.Flatten(), nn.Linear(12, 1000)).requires_grad_(False)
     return nn.Sequential(fresh, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
 
 
-def sigmoid_then_bce_with_logits(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1), nn.Sigmoid()), nn.BCEWithLogitsLoss()
-
-
-def sigmoid_then_bce(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1), nn.Sigmoid()), nn.BCELoss()
-
-
+@DOOR.wrong("base.requires_grad = False only sets a new attribute")
 def attribute_not_method(base):
     base.requires_grad = False  # sets an attribute; the parameters still train
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
 
 
+@DOOR.wrong("eval() changes what BatchNorm and Dropout do, it does not freeze")
 def eval_is_not_freezing(base):
     base.eval()
     return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss()
 
 
-def loss_class_not_instance(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.BCEWithLogitsLoss
-
-
-def hidden_layer_head(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 64), nn.ReLU(), nn.Linear(64, 1)), nn.BCEWithLogitsLoss()
-
-
-def head_without_bias(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1, bias=False)), nn.BCEWithLogitsLoss()
-
-
-def relu_after_head(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1), nn.ReLU()), nn.BCEWithLogitsLoss()
-
-
-def tanh_after_head(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1), nn.Tanh()), nn.BCEWithLogitsLoss()
-
-
-def pos_weight_and_dropout(base):
-    base.requires_grad_(False)
-    return (nn.Sequential(base, nn.Dropout(0.2), nn.Linear(1000, 1)),
-            nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0])))
-
-
-def mse_loss(base):
-    base.requires_grad_(False)
-    return nn.Sequential(base, nn.Linear(1000, 1)), nn.MSELoss()
-
-
-def sigmoid_inside_own_loss(base):
-    base.requires_grad_(False)
-    return (nn.Sequential(base, nn.Linear(1000, 1)),
-            lambda logits, y: nn.functional.binary_cross_entropy(torch.sigmoid(logits), y))
-
-
-@pytest.mark.parametrize("answer, words", [
-    (base_not_frozen, "the base still trains"),
-    (everything_frozen, "nothing trains: the head is frozen too"),
-    (two_outputs, "one logit per photo"),
-    (bce_on_logits, "nn.BCELoss expects probabilities"),
-    (one_logit_cross_entropy, "CrossEntropyLoss wants one score per class"),
-    (new_base, "does not contain the base you were given"),
-    (sigmoid_then_bce_with_logits, "the sigmoid is applied twice"),
-    (sigmoid_then_bce, "it ends in a sigmoid and outputs probabilities"),
-    (attribute_not_method, "base.requires_grad = False only sets a new attribute"),
-    (eval_is_not_freezing, "eval() changes what BatchNorm and Dropout do, it does not freeze"),
-    (loss_class_not_instance, "you returned the class nn.BCEWithLogitsLoss"),
-    (hidden_layer_head, "64,129 parameters train: the course's head is one layer"),
-    (head_without_bias, "your head has no bias"),
-    (mse_loss, "binary cross-entropy on logits gives"),
-    (relu_after_head, "your model's outputs are never negative"),
-    (tanh_after_head, "your model's outputs all lie in [-1, 1]"),
-    (sigmoid_inside_own_loss, "your loss takes sigmoid(logit) and then binary cross-entropy"),
-], ids=lambda x: x.__name__ if callable(x) else "")
-def test_door_model_mistakes_get_their_message(answer, words):
-    result = helpers.check.my_door_model.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
-
-
-@pytest.mark.parametrize("answer", [right_door_model, loop_freeze_functional_loss, own_module_sum_loss,
-                                    freeze_after_building, pos_weight_and_dropout, unpacked_base_as_list],
-                         ids=lambda f: f.__name__)
-def test_door_model_valid_answers_pass(answer):
-    result = helpers.check.my_door_model.outcome(answer)
-    assert result.status == PASSED, result.line
+DOOR.right(pos_weight_and_dropout=door(nn.Dropout(0.2), nn.Linear(1000, 1),
+                                       loss=nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0]))))
+DOOR.wrong("the base still trains", base_not_frozen=door(freeze="none"))
+DOOR.wrong("nothing trains: the head is frozen too", everything_frozen=door(freeze="all"))
+DOOR.wrong("one logit per photo", two_outputs=door(nn.Linear(1000, 2), loss=nn.CrossEntropyLoss()))
+DOOR.wrong("nn.BCELoss expects probabilities", bce_on_logits=door(loss=nn.BCELoss()))
+DOOR.wrong("CrossEntropyLoss wants one score per class", one_logit_cross_entropy=door(loss=nn.CrossEntropyLoss()))
+DOOR.wrong("the sigmoid is applied twice", sigmoid_then_bce_with_logits=door(nn.Linear(1000, 1), nn.Sigmoid()))
+DOOR.wrong("it ends in a sigmoid and outputs probabilities",
+           sigmoid_then_bce=door(nn.Linear(1000, 1), nn.Sigmoid(), loss=nn.BCELoss()))
+DOOR.wrong("you returned the class nn.BCEWithLogitsLoss", loss_class_not_instance=door(loss=nn.BCEWithLogitsLoss))
+DOOR.wrong("64,129 parameters train: the course's head is one layer",
+           hidden_layer_head=door(nn.Linear(1000, 64), nn.ReLU(), nn.Linear(64, 1)))
+DOOR.wrong("your head has no bias", head_without_bias=door(nn.Linear(1000, 1, bias=False)))
+DOOR.wrong("your model's outputs are never negative", relu_after_head=door(nn.Linear(1000, 1), nn.ReLU()))
+DOOR.wrong("your model's outputs all lie in [-1, 1]", tanh_after_head=door(nn.Linear(1000, 1), nn.Tanh()))
+DOOR.wrong("binary cross-entropy on logits gives", mse_loss=door(loss=nn.MSELoss()))
+DOOR.wrong("your loss takes sigmoid(logit) and then binary cross-entropy",
+           sigmoid_inside_own_loss=door(loss=lambda logits, y: F.binary_cross_entropy(torch.sigmoid(logits), y)))
 
 
 # 05b · the fine-tuning learning rate -----------------------------------------------------------
+
+FINE_LR = Answers(helpers.check.my_fine_tune_lr)
+
+
+def make_rule(*, kept=operator.ge, accuracy=operator.ge, pick=max, fallback=min):
+    """Return a rule (measured, before) -> lr, right unless one option makes a typical slip (None: not compared)."""
+    def rule(measured, before):
+        safe = [lr for lr, r in measured.items() if (kept is None or kept(r["imagenet_kept"], 0.9))
+                and (accuracy is None or accuracy(r["accuracy"], before))]
+        return pick(safe) if safe else fallback(measured)
+    return rule
+
 
 def right_lr(measured, before):
     safe = [lr for lr, r in measured.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= before]
     return max(safe) if safe else min(measured)
 
 
+@FINE_LR.right
 def sorted_descending(measured, before):
     for lr in sorted(measured, reverse=True):
         if measured[lr]["imagenet_kept"] >= 0.9 and not measured[lr]["accuracy"] < before:
@@ -331,57 +246,46 @@ def sorted_descending(measured, before):
     return min(measured)
 
 
+@FINE_LR.wrong("the first safe learning rate in the dict's order")
 def first_safe(measured, before):
     return next((lr for lr, r in measured.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= before),
                 min(measured))
 
 
+@FINE_LR.wrong("compare it with 0.9, not 90")
 def percent(measured, before):
     safe = [lr for lr, r in measured.items() if r["imagenet_kept"] >= 90 and r["accuracy"] >= before]
     return max(safe) if safe else min(measured)
 
 
-@pytest.mark.parametrize("answer, words", [
-    (lambda m, b: min(m), "you return the smallest learning rate measured on every table"),
-    (percent, "compare it with 0.9, not 90"),
-    (lambda m, b: max(m), "you return the largest learning rate measured on every table"),
-    (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9] or [min(m)]),
-     "lowered validation accuracy"),
-    (lambda m, b: max([lr for lr, r in m.items() if r["accuracy"] >= b] or [min(m)]), "kept only 30%"),
-    (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= b], default=None),
-     "return the smallest one measured"),
-    (lambda m, b: 3e-6, "return one of the measured learning rates"),
-    (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] > 0.9 and r["accuracy"] >= b] or [min(m)]),
-     "includes 90% (>= 0.9, not > 0.9)"),
-    (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] > b] or [min(m)]),
-     "keep accuracy >= before, not > before"),
-    (lambda m, b: min([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= b] or [min(m)]),
-     "you return the SMALLEST safe learning rate"),
-    (first_safe, "the first safe learning rate in the dict's order"),
-    (lambda m, b: max([lr for lr, r in m.items() if r["imagenet_kept"] >= 0.9 and r["accuracy"] >= b] or [max(m)]),
-     "the rule falls back to the smallest"),
-    (lambda m, b: max(m, key=lambda lr: m[lr]["accuracy"]), "the learning rate with the best accuracy"),
-], ids=["always_smallest", "percent", "always_largest", "ignores_accuracy", "ignores_imagenet", "none_when_unsafe",
-        "constant", "strict_kept", "strict_accuracy", "smallest_safe", "first_safe", "fallback_largest",
-        "best_accuracy"])
-def test_fine_tune_lr_mistakes_get_their_message(answer, words):
-    result = helpers.check.my_fine_tune_lr.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+FINE_LR.wrong("you return the smallest learning rate measured on every table", always_smallest=lambda m, b: min(m))
+FINE_LR.wrong("you return the largest learning rate measured on every table", always_largest=lambda m, b: max(m))
+FINE_LR.wrong("lowered validation accuracy", ignores_accuracy=make_rule(accuracy=None))
+FINE_LR.wrong("kept only 30%", ignores_imagenet=make_rule(kept=None))
+FINE_LR.wrong("return the smallest one measured", none_when_unsafe=make_rule(fallback=lambda measured: None))
+FINE_LR.wrong("return one of the measured learning rates", constant=lambda m, b: 3e-6)
+FINE_LR.wrong("includes 90% (>= 0.9, not > 0.9)", strict_kept=make_rule(kept=operator.gt))
+FINE_LR.wrong("keep accuracy >= before, not > before", strict_accuracy=make_rule(accuracy=operator.gt))
+FINE_LR.wrong("you return the SMALLEST safe learning rate", smallest_safe=make_rule(pick=min))
+FINE_LR.wrong("the rule falls back to the smallest", fallback_largest=make_rule(fallback=max))
+FINE_LR.wrong("the learning rate with the best accuracy",
+              best_accuracy=lambda m, b: max(m, key=lambda lr: m[lr]["accuracy"]))
 
 
-@pytest.mark.parametrize("answer", [right_lr, sorted_descending,
-                                    lambda m, b: max((lr for lr in m if m[lr]["imagenet_kept"] >= 0.9
-                                                      and m[lr]["accuracy"] >= b), default=min(m))],
-                         ids=["filter_max", "sorted_descending", "generator_default"])
-def test_fine_tune_lr_valid_answers_pass(answer):
-    result = helpers.check.my_fine_tune_lr.outcome(answer)
-    assert result.status == PASSED, result.line
+FINE_LR.right(filter_max=right_lr,
+              generator_default=lambda m, b: max((lr for lr in m if m[lr]["imagenet_kept"] >= 0.9
+                                                  and m[lr]["accuracy"] >= b), default=min(m)))
 
 
-@pytest.mark.parametrize("check", [helpers.check.my_doggy_door_decision, helpers.check.my_dog_probability,
-                                   helpers.check.my_door_model, helpers.check.my_fine_tune_lr])
-def test_stubs_are_not_done(check):
-    assert check.outcome(stub).status == NOT_DONE
+# every answer gets its verdict -----------------------------------------------------------------
+
+CASES = DECISION.cases + P_DOG.cases + DOOR.cases + FINE_LR.cases
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_answer_gets_its_verdict(case):
+    """Each wrong answer gets its own message, each right one passes, the stub is not done."""
+    case.verify()
 
 
 def test_the_run_s_own_measurement_picks_1e_6():

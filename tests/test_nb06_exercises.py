@@ -7,12 +7,15 @@ import math
 
 import pytest
 import torch
+from mutation import Answers
 from torch.utils.data import DistributedSampler
 
 import helpers
-from helpers.exercises import NOT_DONE, PASSED, WRONG
 
 # --- the order DistributedSampler deals a rank after set_epoch ---------------------------------
+
+ORDER = Answers(helpers.check.my_epoch_order)
+
 
 def _perm(n, epoch, seed):
     g = torch.Generator()
@@ -20,6 +23,7 @@ def _perm(n, epoch, seed):
     return torch.randperm(n, generator=g).tolist()
 
 
+@ORDER.right
 def right_order(n_items, rank, world_size, epoch, seed=0):
     order = _perm(n_items, epoch, seed)
     total = math.ceil(n_items / world_size) * world_size
@@ -27,6 +31,7 @@ def right_order(n_items, rank, world_size, epoch, seed=0):
     return order[rank:total:world_size]
 
 
+@ORDER.right
 def global_generator(n_items, rank, world_size, epoch, seed=0):
     torch.manual_seed(seed + epoch)                    # the global generator, seeded the same way
     order = torch.randperm(n_items)
@@ -36,12 +41,14 @@ def global_generator(n_items, rank, world_size, epoch, seed=0):
     return order[rank::world_size]                     # a tensor: any sequence of ints will do
 
 
+@ORDER.wrong("repeats the whole order as often as needed")
 def short_padding(n_items, rank, world_size, epoch, seed=0):
     order = _perm(n_items, epoch, seed)
     total = -(-n_items // world_size) * world_size
     return (order + order[: total - n_items])[rank:total:world_size]
 
 
+@ORDER.wrong("not the number 2")
 def world_written_as_two(n_items, rank, world_size, epoch, seed=0):
     order = _perm(n_items, epoch, seed)
     total = -(-n_items // 2) * 2
@@ -49,6 +56,7 @@ def world_written_as_two(n_items, rank, world_size, epoch, seed=0):
     return order[rank::2]
 
 
+@ORDER.wrong("right for world_size 2, wrong for world_size 3")
 def world_two_when_dealing(n_items, rank, world_size, epoch, seed=0):
     order = _perm(n_items, epoch, seed)
     total = math.ceil(n_items / world_size) * world_size
@@ -56,42 +64,51 @@ def world_two_when_dealing(n_items, rank, world_size, epoch, seed=0):
     return order[rank:total:2]                          # world_size in the padding, 2 in the dealing
 
 
+@ORDER.wrong("forgot set_epoch")
 def forgot_set_epoch(n_items, rank, world_size, epoch, seed=0):
     return right_order(n_items, rank, world_size, 0, seed)  # every epoch the first epoch's shuffle
 
 
+@ORDER.wrong("your order ignores seed")
 def ignores_seed(n_items, rank, world_size, epoch, seed=0):
     return right_order(n_items, rank, world_size, epoch, 0)
 
 
+@ORDER.wrong("like cards")
 def blocks(n_items, rank, world_size, epoch, seed=0):
     order, share = _perm(n_items, epoch, seed), n_items // world_size
     return order[rank * share:(rank + 1) * share]
 
 
+@ORDER.wrong("pads the order by repeating")
 def no_padding(n_items, rank, world_size, epoch, seed=0):
     return _perm(n_items, epoch, seed)[rank::world_size]
 
 
+@ORDER.wrong("you padded with the LAST items")
 def pad_with_last(n_items, rank, world_size, epoch, seed=0):
     order = _perm(n_items, epoch, seed)
     pad = -(-n_items // world_size) * world_size - n_items
     return (order + order[n_items - pad:] if pad else order)[rank::world_size]
 
 
+@ORDER.wrong("you dropped the items that do not divide evenly")
 def drop_last(n_items, rank, world_size, epoch, seed=0):
     order = _perm(n_items, epoch, seed)
     return order[: n_items // world_size * world_size][rank::world_size]
 
 
+@ORDER.wrong("unshuffled")
 def unshuffled(n_items, rank, world_size, epoch, seed=0):
     return list(range(n_items))[rank::world_size]
 
 
+@ORDER.wrong("only ITS share")
 def every_item(n_items, rank, world_size, epoch, seed=0):
     return _perm(n_items, epoch, seed)
 
 
+@ORDER.wrong("your function uses DistributedSampler")
 def uses_the_sampler(n_items, rank, world_size, epoch, seed=0):
     sampler = DistributedSampler(range(n_items), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
     sampler.set_epoch(epoch)
@@ -101,6 +118,7 @@ def uses_the_sampler(n_items, rank, world_size, epoch, seed=0):
 _SAMPLER = DistributedSampler(range(10), num_replicas=2, rank=0, shuffle=True, seed=0)
 
 
+@ORDER.wrong("your function uses DistributedSampler")
 def sampler_built_outside(n_items, rank, world_size, epoch, seed=0):
     # a sampler made before the answer runs, reconfigured and iterated inside it: the spy still sees it used
     s = copy.copy(_SAMPLER)
@@ -111,40 +129,6 @@ def sampler_built_outside(n_items, rank, world_size, epoch, seed=0):
     return list(s)
 
 
-def stub(*args):
-    raise NotImplementedError()
-
-
-@pytest.mark.parametrize("answer", [right_order, global_generator], ids=lambda f: f.__name__)
-def test_valid_epoch_orders_pass(answer):
-    result = helpers.check.my_epoch_order.outcome(answer)
-    assert result.status == PASSED, result.line
-
-
-def test_the_epoch_order_stub_is_not_done():
-    assert helpers.check.my_epoch_order.outcome(stub).status == NOT_DONE
-
-
-@pytest.mark.parametrize("answer, words", [
-    (forgot_set_epoch, "forgot set_epoch"),
-    (ignores_seed, "your order ignores seed"),
-    (blocks, "like cards"),
-    (no_padding, "pads the order by repeating"),
-    (pad_with_last, "you padded with the LAST items"),
-    (drop_last, "you dropped the items that do not divide evenly"),
-    (short_padding, "repeats the whole order as often as needed"),
-    (world_written_as_two, "not the number 2"),
-    (world_two_when_dealing, "right for world_size 2, wrong for world_size 3"),
-    (unshuffled, "unshuffled"),
-    (every_item, "only ITS share"),
-    (uses_the_sampler, "your function uses DistributedSampler"),
-    (sampler_built_outside, "your function uses DistributedSampler"),
-], ids=lambda x: x.__name__ if callable(x) else "")
-def test_epoch_order_mistakes_get_their_message(answer, words):
-    result = helpers.check.my_epoch_order.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
-
-
 def test_the_sampler_spy_is_removed_again():
     before = DistributedSampler.__init__
     helpers.check.my_epoch_order.outcome(uses_the_sampler)
@@ -153,32 +137,42 @@ def test_the_sampler_spy_is_removed_again():
 
 # --- the snapshot that resumes at epoch + 1 ----------------------------------------------------
 
+SNAPSHOT = Answers(helpers.check.my_snapshot)
+
+
+@SNAPSHOT.right
 def right_snapshot(model, optimizer, epoch, history):
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "next_epoch": epoch + 1,
             "history": list(history)}
 
 
+@SNAPSHOT.right
 def deep_copied_snapshot(model, optimizer, epoch, history):
     return copy.deepcopy({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                           "next_epoch": epoch + 1, "history": history, "note": "extra keys are fine"})
 
 
+@SNAPSHOT.wrong("train that epoch a second time")
 def stores_epoch(model, optimizer, epoch, history):
     return {**right_snapshot(model, optimizer, epoch, history), "next_epoch": epoch}  # the tutorial's slip
 
 
+@SNAPSHOT.wrong("after epoch 1 it said 2 as well: a number written in?")
 def next_epoch_written_in(model, optimizer, epoch, history):
     return {**right_snapshot(model, optimizer, epoch, history), "next_epoch": 2}
 
 
+@SNAPSHOT.wrong("no 'optimizer' entry")
 def no_optimizer(model, optimizer, epoch, history):
     return {"model": model.state_dict(), "next_epoch": epoch + 1, "history": list(history)}
 
 
+@SNAPSHOT.wrong("not the model or optimizer objects themselves")
 def module_objects(model, optimizer, epoch, history):
     return {"model": model, "optimizer": optimizer, "next_epoch": epoch + 1, "history": list(history)}
 
 
+@SNAPSHOT.wrong("model.load_state_dict cannot read your 'model' entry")
 def parameters_list(model, optimizer, epoch, history):
     return {**right_snapshot(model, optimizer, epoch, history), "model": [p.detach() for p in model.parameters()]}
 
@@ -186,46 +180,35 @@ def parameters_list(model, optimizer, epoch, history):
 _first = {}
 
 
+@SNAPSHOT.wrong("does not end with the clean run's weights")
 def stale_model(model, optimizer, epoch, history):
     _first.setdefault(id(model), copy.deepcopy(model.state_dict()))  # the weights of the first epoch, every time
     return {**right_snapshot(model, optimizer, epoch, history), "model": _first[id(model)]}
 
 
+@SNAPSHOT.wrong("keep the loss history")
 def no_history(model, optimizer, epoch, history):
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "next_epoch": epoch + 1}
 
 
+@SNAPSHOT.wrong("store the whole list")
 def last_loss_only(model, optimizer, epoch, history):
     return {**right_snapshot(model, optimizer, epoch, history), "history": history[-1:]}
 
 
+@SNAPSHOT.wrong("the snapshot lacks ['next_epoch']")
 def wrong_key(model, optimizer, epoch, history):
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
             "history": list(history)}
 
 
-@pytest.mark.parametrize("answer", [right_snapshot, deep_copied_snapshot], ids=lambda f: f.__name__)
-def test_valid_snapshots_pass(answer):
-    result = helpers.check.my_snapshot.outcome(answer)
-    assert result.status == PASSED, result.line
+# every answer gets its verdict ---------------------------------------------------------------------
+
+CASES = ORDER.cases + SNAPSHOT.cases
 
 
-def test_the_snapshot_stub_is_not_done():
-    assert helpers.check.my_snapshot.outcome(stub).status == NOT_DONE
-
-
-@pytest.mark.parametrize("answer, words", [
-    (stores_epoch, "train that epoch a second time"),
-    (next_epoch_written_in, "after epoch 1 it said 2 as well: a number written in?"),
-    (no_optimizer, "no 'optimizer' entry"),
-    (module_objects, "not the model or optimizer objects themselves"),
-    (parameters_list, "model.load_state_dict cannot read your 'model' entry"),
-    (stale_model, "does not end with the clean run's weights"),
-    (no_history, "keep the loss history"),
-    (last_loss_only, "store the whole list"),
-    (wrong_key, "the snapshot lacks ['next_epoch']"),
-], ids=lambda x: x.__name__ if callable(x) else "")
-def test_snapshot_mistakes_get_their_message(answer, words):
-    _first.clear()
-    result = helpers.check.my_snapshot.outcome(answer)
-    assert result.status == WRONG and words in result.message, result.line
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_answer_gets_its_verdict(case):
+    """Each wrong answer gets its own message, each right one passes, the stub is not done."""
+    _first.clear()  # stale_model's memory of the first weights, from an earlier case
+    case.verify()
