@@ -60,6 +60,10 @@ def test_describe_environment_reports_versions_and_choices(monkeypatch):
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     report = dev.describe_environment()
     assert report["torch"] == torch.__version__
+    import torchvision  # the report reads the version without importing it; the same release
+
+    assert torchvision.__version__.split("+")[0] == report["torchvision"].split("+")[0]
+    assert dev._installed_version("no-such-package-here") == "not installed"
     assert report["mode"] == "fast" and report["device"] == "cpu"
     assert report["cuda available"] == str(torch.cuda.is_available())
     assert int(report["gpu count"]) == torch.cuda.device_count()
