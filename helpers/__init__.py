@@ -4,7 +4,7 @@ use (``_LAZY``), so ``import helpers`` stays light (ARCHITECTURE.md: the modules
 from importlib import import_module
 
 from . import check as check  # helpers.check.<exercise>(answer); imports only torch
-from .config import ConfigError, data_dir, mode, pick, seed_everything
+from .config import ConfigError, data_dir, fast_or_full, mode, seed_everything
 from .data import DataNotFound, as_tensors, fashion_mnist, prepare_fashion_mnist
 from .device import describe_environment, model_device, pick_device, synchronize
 from .files import ChecksumMismatch
@@ -36,7 +36,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "CAT_CLASSES", "ChecksumMismatch", "ConfigError", "DOG_CLASSES", "DataNotFound", "RecordError",
     "WeightsUnavailable", "as_tensors", "benchmark", "data_dir", "describe_environment",
-    "evaluate", "fashion_mnist", "fit", "imagenet_label", "load_rgb", "mode", "model_device", "pick",
+    "evaluate", "fashion_mnist", "fit", "imagenet_label", "load_rgb", "mode", "model_device", "fast_or_full",
     "pick_device", "plot_history", "prepare_fashion_mnist", "pretrained", "record", "recorded", "scan_images",
     "seed_everything",
     "show_images", "synchronize",

@@ -63,10 +63,10 @@ def device_setting() -> str | None:
     return value
 
 
-def pick(*, fast: T, full: T) -> T:
+def fast_or_full(*, fast: T, full: T) -> T:
     """Return ``fast`` in fast mode and ``full`` in full mode (:func:`mode`; notebook 00).
 
-    One setting's two values side by side, where a teacher reads them: ``EPOCHS = pick(fast=1, full=10)``.
+    One setting's two values side by side, where a teacher reads them: ``EPOCHS = fast_or_full(fast=1, full=10)``.
     """
     return fast if mode() == "fast" else full
 

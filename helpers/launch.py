@@ -99,7 +99,7 @@ class RunResult:
         return "\n".join(self.lines)
 
 
-def plan(cpu_processes: int = CPU_PROCESSES) -> Plan:
+def plan_processes(cpu_processes: int = CPU_PROCESSES) -> Plan:
     """Return how many processes to launch here, with which backend and device (notebook 06).
     One per visible GPU with nccl (counted without initialising CUDA), else ``cpu_processes``
     with gloo, never one per core (what ``--nproc-per-node=auto`` starts on a CPU)."""
@@ -187,9 +187,9 @@ def torchrun(script: str | Path, args: Sequence[str] = (), *, nproc: int | None 
              env: dict[str, str] | None = None) -> RunResult:
     """Run ``script`` under torchrun and return its :class:`RunResult` (notebook 06).
 
-    ``nproc`` defaults to :func:`plan`'s count; streaming, timeout and errors as :func:`run_command`.
+    ``nproc`` defaults to :func:`plan_processes`'s count; streaming, timeout and errors as :func:`run_command`.
     """
-    nproc = plan().nproc if nproc is None else nproc
+    nproc = plan_processes().nproc if nproc is None else nproc
     command = torchrun_command(script, args, nproc=nproc, max_restarts=max_restarts)
     return run_command(command, timeout=timeout, echo=echo, env=env)
 
@@ -216,7 +216,7 @@ def accelerate_launch(script: str | Path, args: Sequence[str] = (), *, nproc: in
     """Run ``script`` under ``accelerate launch`` and return its :class:`RunResult` (notebook 06).
     Streaming, timeout and errors as :func:`torchrun`; the command is
     :func:`accelerate_command`'s."""
-    nproc = plan().nproc if nproc is None else nproc
+    nproc = plan_processes().nproc if nproc is None else nproc
     command = accelerate_command(script, args, nproc=nproc, max_restarts=max_restarts)
     return run_command(command, timeout=timeout, echo=echo, env=env)
 

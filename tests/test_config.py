@@ -1,4 +1,4 @@
-"""helpers.config: mode, pick, seeding, data folder."""
+"""helpers.config: mode, fast_or_full, seeding, data folder."""
 import random
 
 import numpy as np
@@ -28,11 +28,11 @@ def test_mode_rejects_other_values(monkeypatch):
         config.mode()
 
 
-def test_pick_follows_mode(monkeypatch):
+def test_fast_or_full_follows_mode(monkeypatch):
     monkeypatch.setenv("COURSE_MODE", "fast")
-    assert config.pick(fast=1, full=10) == 1
+    assert config.fast_or_full(fast=1, full=10) == 1
     monkeypatch.setenv("COURSE_MODE", "full")
-    assert config.pick(fast=1, full=10) == 10
+    assert config.fast_or_full(fast=1, full=10) == 10
 
 
 def test_seed_everything_repeats_every_generator():

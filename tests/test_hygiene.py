@@ -182,7 +182,7 @@ def _settings(tree: ast.AST) -> set[str]:
 
 
 def _picks(tree: ast.AST) -> int:
-    return sum(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "pick"
+    return sum(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "fast_or_full"
                for n in ast.walk(tree))
 
 
@@ -200,7 +200,7 @@ def test_notebook_layout_setup_first_settings_per_section_records_at_the_end(pat
     extra = {n for n in _settings(setup) - SETUP_NAMES if not n.endswith(PATH_SUFFIXES)}
     assert not extra and not _picks(setup), (
         f"{path.name}: the first code cell should hold imports, mode, device, seed and paths only; move "
-        f"{sorted(extra) or 'its helpers.pick settings'} to the top of the section that uses them")
+        f"{sorted(extra) or 'its helpers.fast_or_full settings'} to the top of the section that uses them")
     summary = next((i for i, (heading, _) in enumerate(sections) if heading.startswith("## Summary")), None)
     assert summary is not None, f"{path.name}: no '## Summary' section to gather the recorded results in"
     for i, (heading, cells) in enumerate(sections):
@@ -210,7 +210,8 @@ def test_notebook_layout_setup_first_settings_per_section_records_at_the_end(pat
                 late = _settings(tree) if cell is not code[0] else set()
                 assert not _picks(tree) and (not late or i >= summary), (
                     f"{path.name}: section {heading or 'introduction'!r}, code cell {j + 1} sets "
-                    f"{sorted(late) or 'helpers.pick settings'}; a section's settings belong in its first code cell")
+                    f"{sorted(late) or 'helpers.fast_or_full settings'}; a section's settings belong in its first "
+                    "code cell")
             assert i >= summary or not _records(tree), (
                 f"{path.name}: section {heading or 'introduction'!r} calls helpers.record; gather the recorded "
                 "results in the conclusion, after '## Summary'")
@@ -218,7 +219,7 @@ def test_notebook_layout_setup_first_settings_per_section_records_at_the_end(pat
 
 def test_the_layout_check_can_fail(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import helpers\nMODE = helpers.mode()\nLR = helpers.pick(fast=1, full=2)"),
+        nbformat.v4.new_code_cell("import helpers\nMODE = helpers.mode()\nLR = helpers.fast_or_full(fast=1, full=2)"),
         nbformat.v4.new_markdown_cell("## 1. A section"),
         nbformat.v4.new_code_cell("STEPS = 3"),
         nbformat.v4.new_code_cell("EPOCHS = 2\nhelpers.record('x', 1)"),

@@ -46,19 +46,19 @@ def alive(pid: int) -> bool:
 
 def test_plan_uses_two_gloo_processes_without_a_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
-    assert dist_helpers.plan() == dist_helpers.Plan(nproc=2, backend="gloo", device="cpu")
-    assert dist_helpers.plan(cpu_processes=3).nproc == 3
+    assert dist_helpers.plan_processes() == dist_helpers.Plan(nproc=2, backend="gloo", device="cpu")
+    assert dist_helpers.plan_processes(cpu_processes=3).nproc == 3
     with pytest.raises(ValueError, match="at least 1"):
-        dist_helpers.plan(cpu_processes=0)
+        dist_helpers.plan_processes(cpu_processes=0)
 
 
 def test_plan_uses_every_gpu_with_nccl(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
-    assert dist_helpers.plan() == dist_helpers.Plan(nproc=3, backend="nccl", device="cuda")
+    assert dist_helpers.plan_processes() == dist_helpers.Plan(nproc=3, backend="nccl", device="cuda")
 
 
 def test_plan_does_not_initialise_cuda():
-    dist_helpers.plan()
+    dist_helpers.plan_processes()
     assert not torch.cuda.is_initialized()
 
 
