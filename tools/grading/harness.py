@@ -60,8 +60,6 @@ def _memory_words(text: str) -> bool:
 
 def verdict(exercise: dict, ns: dict, limits: dict) -> dict:
     """In the forked child: the verdict of one exercise, as a dict (see module docstring, steps 1 to 5)."""
-    import torch._dynamo  # noqa: F401 - its first import rewraps torch.manual_seed: let it happen before the snapshot
-
     from helpers.exercises import NOT_DONE, PASSED, WRONG, Exercise, Outcome
 
     check, arg_code = resolve_check(exercise["check"], ns)
@@ -227,6 +225,7 @@ def main() -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     resource.setrlimit(resource.RLIMIT_NPROC, (limits["pids"], limits["pids"]))
+    import torch._dynamo  # noqa: F401 - once, before the forks (1.3 s each); it rewraps torch.manual_seed on import
     from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401 - imported once, before the forks
     from IPython.core.interactiveshell import InteractiveShell
 
