@@ -70,8 +70,8 @@ def reference_seconds(path: Path = REFERENCE_RUN) -> dict[str, float]:
 def pytest_collection_modifyitems(session, config, items) -> None:
     """Teacher notebooks first, longest first; then the student copies, longest first; then the tests.
 
-    The teacher's and the student's copy of one notebook stand far apart in the queue, so the two
-    heaviest runs (06's two-process jobs) do not start together. The sort is stable: the cells of a
+    The two heaviest notebooks, teacher and student copies, run one after another on one worker
+    (SHARED_WORKER), so that neither starts beside the other. The sort is stable: the cells of a
     notebook and the tests of a file keep their order. A notebook the reference run does not know
     counts as the budget.
     """
@@ -86,9 +86,13 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     items.sort(key=order)
 
 
-# Test files that must run on one worker: both grade the one cached batch of tests/grading_support.py, which a
-# second worker would grade all over again (each worker imports every test module and caches its own batch).
-SHARED_WORKER = {"test_grading_cheats.py": "grading batch", "test_grading_hostile.py": "grading batch"}
+# Files that run one after another on one worker. The grading tests grade one cached batch
+# (tests/grading_support.py), which a second worker would grade all over again. The two heaviest notebooks,
+# teacher and student copies: side by side (06 runs several processes) 05b took 61 s of its 60 s budget in a
+# fresh-clone CI run; this way each runs beside one light notebook.
+HEAVY_NOTEBOOKS = ("05b_presidential_doggy_door.ipynb", "06_multi_gpu_training.ipynb")
+SHARED_WORKER = {"test_grading_cheats.py": "grading batch", "test_grading_hostile.py": "grading batch",
+                 **dict.fromkeys(HEAVY_NOTEBOOKS, "heavy notebooks")}
 
 
 @pytest.hookimpl(optionalhook=True)
