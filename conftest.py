@@ -100,12 +100,12 @@ def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's file scheduling (``--dist loadfile``), except that SHARED_WORKER's files are one unit."""
     from xdist.scheduler import LoadFileScheduling
 
-    class SharedBatchScheduling(LoadFileScheduling):
+    class SharedWorkerScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = super()._split_scope(nodeid)
             return SHARED_WORKER.get(Path(path).name, path)
 
-    return SharedBatchScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
+    return SharedWorkerScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -62,7 +62,7 @@ class _Config:  # what a scheduler reads of pytest's config
         return {"dist": self.dist, "tx": ["popen"] * 2, "numprocesses": 2}.get(name)
 
 
-def test_the_grading_tests_share_one_worker_and_other_files_do_not():
+def test_shared_worker_files_are_one_unit_and_other_files_are_not():
     pytest.importorskip("xdist")
     sched = load_conftest().pytest_xdist_make_scheduler(_Config("loadfile"), None)
     scope = sched._split_scope

@@ -206,8 +206,8 @@ def test_notebook_layout_setup_first_settings_per_section_records_at_the_end(pat
     for i, (heading, cells) in enumerate(sections):
         for j, cell in enumerate(cells):
             tree = _tree(cell)
-            if j > 0 or cell is code[0]:
-                late = _settings(tree) if cell is not code[0] else set()
+            if j > 0:  # a section's first code cell holds its settings (the notebook's first: checked above)
+                late = _settings(tree)
                 assert not _picks(tree) and (not late or i >= summary), (
                     f"{path.name}: section {heading or 'introduction'!r}, code cell {j + 1} sets "
                     f"{sorted(late) or 'helpers.fast_or_full settings'}; a section's settings belong in its first "
